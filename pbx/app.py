@@ -1,0 +1,112 @@
+"""The composition root: the one place that builds and wires every part (DESIGN.md)."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import time
+from pathlib import Path
+
+from pbx.calls.b2bua import B2bua
+from pbx.config import RunConfig
+from pbx.core import Core
+from pbx.events import EventBus
+from pbx.media.engine import MediaEngine
+from pbx.services import Services, open_services
+from pbx.sip.edge import SipEdge
+from pbx.store.settings import Settings
+from pbx import systemd
+
+log = logging.getLogger(__name__)
+
+
+def _secret_key(data_dir: Path) -> bytes:
+    """Flask session key, made once per device and kept private to root."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def _loopback_for(host: str) -> str:
+    """Where the core reaches the edge: its own address, or loopback for a wildcard bind."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+class Appliance:
+    def __init__(self, cfg: RunConfig) -> None:
+        self.cfg = cfg
+        self.bus = EventBus()
+        self.services: Services | None = None
+        self.core: Core | None = None
+        self.engine: MediaEngine | None = None
+        self.edge: SipEdge | None = None
+        self.b2bua: B2bua | None = None
+        self.web = None
+        self.first_password: str | None = None
+
+    def start(self) -> None:
+        cfg = self.cfg
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        realm = Settings(cfg.data_dir).get("sip_realm", "pbx")
+        services = self.services = open_services(cfg.data_dir, realm)
+        self.first_password = services.admin.ensure_admin()
+
+        sip_host, sip_port = cfg.sip
+        edge_host = _loopback_for(sip_host)
+        media_host = "" if edge_host != sip_host else sip_host
+        self.engine = MediaEngine("127.0.0.1", 0, media_host=media_host)
+        self.core = Core(self.engine, heartbeat=lambda: systemd.notify("WATCHDOG=1"))
+        self.core.start()
+
+        self.edge = SipEdge(sip_host, sip_port, core_addr=("127.0.0.1", self.engine.sip_port),
+                            credentials=services.extensions, realm=realm, bus=self.bus)
+        self.edge.start()
+        self.b2bua = B2bua(self.core, services.extensions, self.edge.registrar, services.journal,
+                           self.bus, edge_addr=(edge_host, self.edge.port),
+                           ring_timeout=cfg.ring_timeout)
+        self.core.call(self.b2bua.start, self.engine)
+
+        services.registrations = self.edge.registrar.snapshot
+        services.active_calls = self.active_calls
+        self._start_web(services)
+        systemd.notify("READY=1")
+
+    def _start_web(self, services: Services) -> None:
+        from webadmin.app import create_app
+        from webadmin.server import WebServer
+
+        app = create_app(services, secret_key=_secret_key(self.cfg.data_dir))
+        self.web = WebServer(app, *self.cfg.http)
+        self.web.start()
+
+    def active_calls(self) -> list[dict]:
+        if self.core is None or self.b2bua is None:
+            return []
+        return self.core.call(self.b2bua.active_calls, timeout=2.0)
+
+    @property
+    def web_url(self) -> str:
+        host, port = self.cfg.http
+        if self.web is not None and getattr(self.web, "port", None):
+            port = self.web.port
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        systemd.notify("STOPPING=1")
+        if self.web is not None:
+            self.web.stop()
+        if self.core is not None and self.b2bua is not None:
+            try:
+                self.core.call(self.b2bua.hangup_all, timeout=5.0)
+                time.sleep(0.3)  # let the BYEs cross the edge before it closes
+            except Exception:
+                log.exception("hanging up calls at shutdown failed")
+        if self.edge is not None:
+            self.edge.stop()
+        if self.core is not None:
+            self.core.stop()
+        if self.services is not None:
+            self.services.close()

@@ -1,0 +1,83 @@
+"""pjsua2 subclasses: every callback is forwarded to the B2BUA on the core thread."""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pjsua2 as pj
+
+
+class LegOwner(Protocol):
+    def on_incoming(self, leg: "Leg", raw: str, src: str) -> None: ...
+    def on_leg_state(self, leg: "Leg", state: int, status: int) -> None: ...
+    def on_leg_media(self, leg: "Leg") -> None: ...
+
+
+class Leg(pj.Call):
+    """One SIP leg of a bridged call (A: the caller's, B: one per ringing contact)."""
+
+    def __init__(self, owner: LegOwner, account: pj.Account, call_id: int = pj.PJSUA_INVALID_ID,
+                 role: str = "b", target: str = "") -> None:
+        super().__init__(account, call_id)
+        self.owner = owner
+        self.role = role
+        self.target = target
+        self.call: Any = None  # the BridgedCall this leg belongs to
+        self.ended = False
+        self.answered = False
+        self.status = 0
+        self.rtp: dict[str, int] = {}
+
+    def onCallState(self, prm: "pj.OnCallStateParam") -> None:
+        ci = self.getInfo()
+        self.owner.on_leg_state(self, ci.state, ci.lastStatusCode)
+
+    def onCallMediaState(self, prm: "pj.OnCallMediaStateParam") -> None:
+        self.owner.on_leg_media(self)
+
+    def onStreamDestroyed(self, prm: "pj.OnStreamDestroyedParam") -> None:
+        # The stream is still there during this callback: last chance for RTP counters.
+        try:
+            st = self.getStreamStat(prm.streamIdx)
+            self.rtp = {"rx_packets": int(st.rtcp.rxStat.pkt), "tx_packets": int(st.rtcp.txStat.pkt)}
+        except pj.Error:
+            pass
+
+    def audio(self) -> "pj.AudioMedia | None":
+        ci = self.getInfo()  # keep the info alive while iterating (SWIG temporaries)
+        for idx, media in enumerate(ci.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                return self.getAudioMedia(idx)
+        return None
+
+    def end(self, status: int = 0) -> None:
+        """Hang up (CANCEL, BYE or a final response, as the state needs); idempotent."""
+        if self.ended:
+            return
+        self.ended = True
+        op = pj.CallOpParam()
+        if status:
+            op.statusCode = status
+        try:
+            self.hangup(op)
+        except pj.Error:
+            pass  # already gone on the wire
+
+    def respond(self, status: int) -> None:
+        op = pj.CallOpParam()
+        op.statusCode = status
+        try:
+            self.answer(op)
+        except pj.Error:
+            pass
+
+
+class CoreAccount(pj.Account):
+    """The core's one local account: every INVITE relayed by the edge lands here."""
+
+    def __init__(self, owner: LegOwner) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def onIncomingCall(self, prm: "pj.OnIncomingCallParam") -> None:
+        leg = Leg(self.owner, self, prm.callId, role="a")
+        self.owner.on_incoming(leg, prm.rdata.wholeMsg, prm.rdata.srcAddress)

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine for the appliance: a venv with the project installed and
+# the project-built pjsua2 wheel. With --test, also the real tools the tests drive.
+# Idempotent and quick when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=.venv
+py=${PYTHON:-python3}
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "==> setup: apt-get install ${missing[*]}" >&2
+  if [ ! -f /var/lib/apt/periodic/pbx-updated ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]; then
+    apt-get update -q >/dev/null
+    mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/pbx-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+if [ "${1:-}" = "--test" ]; then
+  # sip-tester is SIPp; baresip is the softphone; chromium drives the web admin;
+  # espeak-ng and sox make speech for the DTMF talk-off corpus.
+  apt_install sip-tester baresip chromium chromium-driver espeak-ng sox
+  exit 0
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "==> setup: creating $venv" >&2
+  "$py" -m venv "$venv"
+fi
+stamp="$venv/.pbx-installed"
+want=$(cat pyproject.toml scripts/build-pjsua2.sh scripts/pjsua2/config_site.h | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$venv/bin/python" -c 'import pjsua2' 2>/dev/null; then
+  echo "==> setup: installing the project into $venv" >&2
+  "$venv/bin/pip" install -q --upgrade pip >/dev/null
+  "$venv/bin/pip" install -q -e '.[test]'
+  wheel=$(PYTHON="$venv/bin/python" scripts/build-pjsua2.sh)
+  "$venv/bin/pip" install -q --force-reinstall --no-deps "$wheel"
+  echo "$want" >"$stamp"
+fi

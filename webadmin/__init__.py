@@ -1,0 +1,1 @@
+"""Flask web admin and the REST bridge (/api/v1)."""
