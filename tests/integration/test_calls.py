@@ -1,0 +1,118 @@
+"""Two SIPp phones call each other through the real daemon: digest auth, ringing,
+answer, audio both ways through the conference bridge, BYE from either side, the
+call record written, and the refusals (404, 480, 486)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import sipp
+from tests.support.daemon import Daemon, free_port
+from tests.support.rtp import RtpEndpoint, tone_level
+
+ALICE = ("101", "amber-Falcon-42")
+BOB = ("102", "quiet-Harbor-77")
+
+
+@pytest.fixture
+def pbx(tmp_path: Path):
+    daemon = Daemon(tmp_path / "data", ring_timeout=4)
+    daemon.pbx("ext", "add", ALICE[0], "--name", "Alice", "--password", ALICE[1])
+    daemon.pbx("ext", "add", BOB[0], "--name", "Bob", "--password", BOB[1])
+    daemon.start()
+    yield daemon
+    assert daemon.stop() == 0, daemon.log()[-3000:]
+    assert "Assertion" not in daemon.log()
+
+
+def register(pbx: Daemon, tmp: Path, user: tuple[str, str], port: int) -> None:
+    csv = sipp.users_csv(tmp / f"reg{user[0]}.csv", [user])
+    res = sipp.run(sipp.sipp_args("call_register.xml", pbx.sip, csv=csv, local_port=port), tmp)
+    assert res.returncode == 0 and res.successful == 1, res.explain()
+
+
+def call(pbx: Daemon, tmp: Path, *, byefrom: str, hold_ms: int = 2500):
+    callee_port, caller_port = free_port(), free_port()
+    register(pbx, tmp, BOB, callee_port)
+    a, b = RtpEndpoint(700).start(), RtpEndpoint(1300).start()
+    try:
+        uas = sipp.start(sipp.sipp_args(
+            "uas_call.xml", pbx.sip, csv=sipp.users_csv(tmp / "uas.csv", [BOB]),
+            local_port=callee_port, variables={"rtpport": str(b.port), "pcap": "none",
+                                                "byefrom": byefrom},
+            extra=["-d", str(hold_ms)]), tmp)
+        time.sleep(0.3)
+        uac = sipp.run(sipp.sipp_args(
+            "uac_call.xml", pbx.sip, csv=sipp.users_csv(tmp / "uac.csv", [ALICE]),
+            local_port=caller_port, service=BOB[0],
+            variables={"rtpport": str(a.port), "pcap": "none", "byefrom": byefrom},
+            extra=["-d", str(hold_ms)]), tmp)
+        uas_res = sipp.finish(uas, timeout=60)
+    finally:
+        a.stop()
+        b.stop()
+    assert uac.successful == 1 and uac.failed == 0, uac.explain() + pbx.log()[-2000:]
+    assert uas_res.successful == 1 and uas_res.failed == 0, uas_res.explain()
+    return a, b
+
+
+def last_record(pbx: Daemon) -> dict:
+    for _ in range(30):
+        records = json.loads(pbx.pbx("calls", "--json").stdout)
+        if records:
+            return records[0]
+        time.sleep(0.2)
+    raise AssertionError("no call record")
+
+
+@pytest.mark.parametrize("byefrom", ["caller", "callee"])
+def test_call_with_audio_both_ways(pbx: Daemon, tmp_path: Path, byefrom: str) -> None:
+    a, b = call(pbx, tmp_path, byefrom=byefrom)
+    # Each phone hears the other's tone: audio crossed the bridge in both directions.
+    assert a.packets_in > 50 and b.packets_in > 50, (a.packets_in, b.packets_in)
+    assert tone_level(a.audio(), 1300) > 0.3, "caller did not hear the callee's tone"
+    assert tone_level(b.audio(), 700) > 0.3, "callee did not hear the caller's tone"
+    assert tone_level(a.audio(), 700) < 0.05, "caller hears itself"
+    record = last_record(pbx)
+    assert (record["caller"], record["callee"], record["disposition"]) == ("101", "102", "answered")
+    assert 1.5 < record["duration"] < 6, record
+    legs = record["details"]["legs"]
+    assert legs["a"]["rx_packets"] > 50 and legs["b"]["rx_packets"] > 50, legs
+
+
+def refused(pbx: Daemon, tmp: Path, number: str) -> str:
+    port = free_port()
+    csv = sipp.users_csv(tmp / "uac.csv", [ALICE])
+    res = sipp.run(sipp.sipp_args("uac_reject.xml", pbx.sip, csv=csv, local_port=port,
+                                  service=number, extra=["-trace_logs"]), tmp, timeout=60)
+    logs = "".join(p.read_text() for p in tmp.glob("*_logs.log"))
+    for p in tmp.glob("*_logs.log"):
+        p.unlink()
+    assert res.returncode == 0, res.explain()
+    return logs.split("final=")[-1].strip()
+
+
+def test_unknown_unregistered_and_busy(pbx: Daemon, tmp_path: Path) -> None:
+    assert refused(pbx, tmp_path, "555") == "404"
+    assert last_record(pbx)["disposition"] == "unknown_number"
+    assert refused(pbx, tmp_path, BOB[0]) == "480"  # Bob exists but has no phone registered
+    assert last_record(pbx)["disposition"] == "unavailable"
+
+
+def test_no_answer_after_ring_timeout(pbx: Daemon, tmp_path: Path) -> None:
+    # Bob's phone rings but nobody picks up: CANCEL to the phone, 480 to the caller
+    # after the ring timeout (4 s in this fixture).
+    port = free_port()
+    register(pbx, tmp_path, BOB, port)
+    phone = sipp.start(sipp.sipp_args("uas_ring.xml", pbx.sip, csv=sipp.users_csv(
+        tmp_path / "uas.csv", [BOB]), local_port=port), tmp_path)
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert refused(pbx, tmp_path, BOB[0]) == "480"
+    assert 3.5 < time.monotonic() - started < 15
+    ringing = sipp.finish(phone, timeout=30)
+    assert ringing.successful == 1, ringing.explain()
+    assert last_record(pbx)["disposition"] == "no_answer"

@@ -1,0 +1,97 @@
+"""A minimal RTP endpoint for tests: sends a G.711 u-law tone and keeps what it hears.
+
+SIPp does the signalling; this socket is the phone's media, so a test can prove that
+audio crossed the appliance by finding the other side's tone in what arrived.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+import numpy as np
+
+RATE = 8000
+FRAME = 160  # 20 ms
+
+
+def ulaw_decode(data: bytes) -> np.ndarray:
+    u = ~np.frombuffer(data, dtype=np.uint8).astype(np.int32) & 0xFF
+    sign, exponent, mantissa = u & 0x80, (u >> 4) & 0x07, u & 0x0F
+    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
+    return np.where(sign != 0, -magnitude, magnitude).astype(np.int16)
+
+
+_TABLE = ulaw_decode(bytes(range(256)))
+_ORDER = np.argsort(_TABLE)
+
+
+def ulaw_encode(samples: np.ndarray) -> bytes:
+    sorted_vals = _TABLE[_ORDER]
+    idx = np.clip(np.searchsorted(sorted_vals, samples), 0, 255)
+    return bytes(_ORDER[idx].astype(np.uint8))
+
+
+def tone_level(samples: np.ndarray, freq: float) -> float:
+    """Goertzel power at freq relative to total power (0..1)."""
+    x = samples.astype(np.float64)
+    if len(x) == 0 or not np.any(x):
+        return 0.0
+    n = np.arange(len(x))
+    ref = np.exp(-2j * np.pi * freq * n / RATE)
+    power = abs(np.dot(x, ref)) ** 2 / len(x)
+    return float(power / (np.dot(x, x) / 2 + 1e-9))
+
+
+class RtpEndpoint:
+    def __init__(self, freq: float, amplitude: int = 8000) -> None:
+        self.freq = freq
+        self.amplitude = amplitude
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.004)
+        self.port = self.sock.getsockname()[1]
+        self.peer: tuple[str, int] | None = None
+        self.received: list[bytes] = []
+        self.packets_in = 0
+        self.packets_out = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> "RtpEndpoint":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+    def audio(self) -> np.ndarray:
+        return ulaw_decode(b"".join(self.received)) if self.received else np.zeros(0, np.int16)
+
+    def _run(self) -> None:
+        seq, ts, ssrc = 1, 0, 0x1234ABCD ^ self.port
+        next_send = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(2048)
+                if len(data) > 12 and data[1] & 0x7F == 0:
+                    self.received.append(data[12:])
+                    self.packets_in += 1
+                    self.peer = self.peer or addr  # symmetric RTP: answer where it came from
+            except (socket.timeout, OSError):
+                pass
+            now = time.monotonic()
+            if self.peer is not None and now >= next_send:
+                n = np.arange(ts, ts + FRAME)
+                tone = (self.amplitude * np.sin(2 * np.pi * self.freq * n / RATE)).astype(np.int16)
+                header = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
+                try:
+                    self.sock.sendto(header + ulaw_encode(tone), self.peer)
+                    self.packets_out += 1
+                except OSError:
+                    pass
+                seq, ts = seq + 1, ts + FRAME
+                next_send += 0.02

@@ -1,0 +1,65 @@
+"""Run SIPp (Debian's sip-tester) with the project's scenarios in tests/sipp/."""
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "sipp"
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    successful: int
+    failed: int
+
+    def explain(self) -> str:
+        return f"rc={self.returncode} ok={self.successful} failed={self.failed}\n{self.stderr[-3000:]}\n{self.stdout[-3000:]}"
+
+
+def users_csv(path: Path, users: list[tuple[str, str]], mode: str = "SEQUENTIAL") -> Path:
+    lines = [mode] + [f"{u};{p};[authentication username={u} password={p}]" for u, p in users]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def sipp_args(scenario: str, target: str, *, csv: Path, local_port: int, calls: int = 1,
+              service: str = "", rate: float | None = None, variables: dict[str, str] | None = None,
+              extra: list[str] | None = None, timeout_s: int = 60) -> list[str]:
+    args = ["sipp", target, "-sf", str(SCENARIOS / scenario), "-inf", str(csv), "-i", "127.0.0.1",
+            "-p", str(local_port), "-m", str(calls), "-nostdin",
+            "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_stat", "-trace_err",
+            "-max_recv_loops", "10000"]
+    if service:
+        args += ["-s", service]
+    if rate is not None:
+        args += ["-r", str(rate)]
+    for key, value in (variables or {}).items():
+        args += ["-set", key, value]
+    return args + (extra or [])
+
+
+def parse_counts(text: str) -> tuple[int, int]:
+    ok = re.findall(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", text)
+    bad = re.findall(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", text)
+    return (int(ok[-1]) if ok else 0, int(bad[-1]) if bad else 0)
+
+
+def run(args: list[str], cwd: Path, timeout: float = 120) -> SippResult:
+    proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    ok, bad = parse_counts(proc.stdout)
+    return SippResult(proc.returncode, proc.stdout, proc.stderr, ok, bad)
+
+
+def start(args: list[str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 120) -> SippResult:
+    out, err = proc.communicate(timeout=timeout)
+    ok, bad = parse_counts(out)
+    return SippResult(proc.returncode, out, err, ok, bad)
