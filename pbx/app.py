@@ -11,6 +11,8 @@ from pbx.calls.b2bua import B2bua
 from pbx.config import RunConfig
 from pbx.core import Core
 from pbx.events import EventBus
+from pbx.leds import LedController
+from hardware.gpio.leds import StatusLeds
 from pbx.media.engine import MediaEngine
 from pbx.services import Services, open_services
 from pbx.sip.edge import SipEdge
@@ -46,6 +48,7 @@ class Appliance:
         self.b2bua: B2bua | None = None
         self.web = None
         self.first_password: str | None = None
+        self.leds: StatusLeds | None = None
 
     def start(self) -> None:
         cfg = self.cfg
@@ -53,6 +56,8 @@ class Appliance:
         realm = Settings(cfg.data_dir).get("sip_realm", "pbx")
         services = self.services = open_services(cfg.data_dir, realm)
         self.first_password = services.admin.ensure_admin()
+        self.leds = StatusLeds(simulated=cfg.simulated_hardware)
+        LedController(self.leds, self.bus)
 
         sip_host, sip_port = cfg.sip
         edge_host = _loopback_for(sip_host)
@@ -72,6 +77,7 @@ class Appliance:
         services.registrations = self.edge.registrar.snapshot
         services.active_calls = self.active_calls
         self._start_web(services)
+        self.bus.publish("ready")
         systemd.notify("READY=1")
 
     def _start_web(self, services: Services) -> None:
@@ -110,3 +116,5 @@ class Appliance:
             self.core.stop()
         if self.services is not None:
             self.services.close()
+        if self.leds is not None:
+            self.leds.close()

@@ -29,6 +29,7 @@ class RunConfig:
     http: tuple[str, int] = ("127.0.0.1", 8080)
     ring_timeout: float = 30.0
     log_level: str = "INFO"
+    simulated_hardware: bool = True  # PBX_HARDWARE=real on the device
 
     @classmethod
     def from_args(cls, data: str | None, sip: str | None, http: str | None,
@@ -39,6 +40,7 @@ class RunConfig:
             sip=parse_hostport(sip or env.get("PBX_SIP", "127.0.0.1:5060"), "sip"),
             http=parse_hostport(http or env.get("PBX_HTTP", "127.0.0.1:8080"), "http"),
             log_level=(log_level or env.get("PBX_LOG_LEVEL", "INFO")).upper(),
+            simulated_hardware=env.get("PBX_HARDWARE", "sim") != "real",
         )
         timeout = ring_timeout if ring_timeout is not None else env.get("PBX_RING_TIMEOUT")
         if timeout is not None:

@@ -1,0 +1,21 @@
+from hardware.gpio.leds import Pattern, StatusLeds
+from pbx.events import EventBus
+from pbx.leds import LedController
+
+
+def test_leds_follow_events_on_mock_pins() -> None:
+    leds = StatusLeds(simulated=True)
+    bus = EventBus()
+    LedController(leds, bus)
+    assert not leds.is_lit("power")
+    bus.publish("ready")
+    assert leds.is_lit("power")
+    bus.publish("call_started", id="a")
+    bus.publish("call_started", id="b")
+    bus.publish("call_ended", id="a")
+    assert leds.is_lit("call")
+    bus.publish("call_ended", id="b")
+    assert not leds.is_lit("call")
+    bus.publish("registrations", count=2)
+    assert leds.patterns["phones"] is Pattern.ON
+    leds.close()
