@@ -9,23 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.conftest import ALICE, BOB
 from tests.support import sipp
 from tests.support.daemon import Daemon, free_port
 from tests.support.rtp import RtpEndpoint, tone_level
-
-ALICE = ("101", "amber-Falcon-42")
-BOB = ("102", "quiet-Harbor-77")
-
-
-@pytest.fixture
-def pbx(tmp_path: Path):
-    daemon = Daemon(tmp_path / "data", ring_timeout=4)
-    daemon.pbx("ext", "add", ALICE[0], "--name", "Alice", "--password", ALICE[1])
-    daemon.pbx("ext", "add", BOB[0], "--name", "Bob", "--password", BOB[1])
-    daemon.start()
-    yield daemon
-    assert daemon.stop() == 0, daemon.log()[-3000:]
-    assert "Assertion" not in daemon.log()
 
 
 def register(pbx: Daemon, tmp: Path, user: tuple[str, str], port: int) -> None:
@@ -46,8 +33,8 @@ def call(pbx: Daemon, tmp: Path, *, byefrom: str, hold_ms: int = 2500):
             extra=["-d", str(hold_ms)]), tmp)
         time.sleep(0.3)
         uac = sipp.run(sipp.sipp_args(
-            "uac_call.xml", pbx.sip, csv=sipp.users_csv(tmp / "uac.csv", [ALICE]),
-            local_port=caller_port, service=BOB[0],
+            "uac_call.xml", pbx.sip, csv=sipp.users_csv(tmp / "uac.csv", [(*ALICE, BOB[0])]),
+            local_port=caller_port,
             variables={"rtpport": str(a.port), "pcap": "none", "byefrom": byefrom},
             extra=["-d", str(hold_ms)]), tmp)
         uas_res = sipp.finish(uas, timeout=60)

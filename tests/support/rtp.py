@@ -1,4 +1,4 @@
-"""A minimal RTP endpoint for tests: sends a G.711 u-law tone and keeps what it hears.
+"""A minimal RTP endpoint for tests: sends a G.711 tone and keeps what it hears.
 
 SIPp does the signalling; this socket is the phone's media, so a test can prove that
 audio crossed the appliance by finding the other side's tone in what arrived.
@@ -23,14 +23,24 @@ def ulaw_decode(data: bytes) -> np.ndarray:
     return np.where(sign != 0, -magnitude, magnitude).astype(np.int16)
 
 
-_TABLE = ulaw_decode(bytes(range(256)))
-_ORDER = np.argsort(_TABLE)
+def alaw_decode(data: bytes) -> np.ndarray:
+    a = np.frombuffer(data, dtype=np.uint8).astype(np.int32) ^ 0x55
+    sign, exponent, mantissa = a & 0x80, (a >> 4) & 0x07, a & 0x0F
+    magnitude = np.where(exponent == 0, (mantissa << 4) + 8,
+                         ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0))
+    return np.where(sign != 0, magnitude, -magnitude).astype(np.int16)
 
 
-def ulaw_encode(samples: np.ndarray) -> bytes:
-    sorted_vals = _TABLE[_ORDER]
-    idx = np.clip(np.searchsorted(sorted_vals, samples), 0, 255)
-    return bytes(_ORDER[idx].astype(np.uint8))
+DECODERS = {0: ulaw_decode, 8: alaw_decode}  # RTP payload types of G.711
+_TABLES = {pt: dec(bytes(range(256))) for pt, dec in DECODERS.items()}
+
+
+def g711_encode(samples: np.ndarray, pt: int = 0) -> bytes:
+    """Nearest code by table search: slow but plainly correct, fine for a test tone."""
+    table = _TABLES[pt]
+    order = np.argsort(table)
+    idx = np.clip(np.searchsorted(table[order], samples), 0, 255)
+    return bytes(order[idx].astype(np.uint8))
 
 
 def tone_level(samples: np.ndarray, freq: float) -> float:
@@ -54,6 +64,7 @@ class RtpEndpoint:
         self.port = self.sock.getsockname()[1]
         self.peer: tuple[str, int] | None = None
         self.received: list[bytes] = []
+        self.pt: int | None = None  # answer in the codec the appliance sends
         self.packets_in = 0
         self.packets_out = 0
         self._stop = threading.Event()
@@ -69,7 +80,9 @@ class RtpEndpoint:
         self.sock.close()
 
     def audio(self) -> np.ndarray:
-        return ulaw_decode(b"".join(self.received)) if self.received else np.zeros(0, np.int16)
+        if not self.received or self.pt is None:
+            return np.zeros(0, np.int16)
+        return DECODERS[self.pt](b"".join(self.received))
 
     def _run(self) -> None:
         seq, ts, ssrc = 1, 0, 0x1234ABCD ^ self.port
@@ -77,19 +90,20 @@ class RtpEndpoint:
         while not self._stop.is_set():
             try:
                 data, addr = self.sock.recvfrom(2048)
-                if len(data) > 12 and data[1] & 0x7F == 0:
+                if len(data) > 12 and data[1] & 0x7F in DECODERS:
+                    self.pt = data[1] & 0x7F
                     self.received.append(data[12:])
                     self.packets_in += 1
                     self.peer = self.peer or addr  # symmetric RTP: answer where it came from
             except (socket.timeout, OSError):
                 pass
             now = time.monotonic()
-            if self.peer is not None and now >= next_send:
+            if self.peer is not None and self.pt is not None and now >= next_send:
                 n = np.arange(ts, ts + FRAME)
                 tone = (self.amplitude * np.sin(2 * np.pi * self.freq * n / RATE)).astype(np.int16)
-                header = struct.pack("!BBHII", 0x80, 0, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
+                header = struct.pack("!BBHII", 0x80, self.pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
                 try:
-                    self.sock.sendto(header + ulaw_encode(tone), self.peer)
+                    self.sock.sendto(header + g711_encode(tone, self.pt), self.peer)
                     self.packets_out += 1
                 except OSError:
                     pass

@@ -21,8 +21,10 @@ class SippResult:
         return f"rc={self.returncode} ok={self.successful} failed={self.failed}\n{self.stderr[-3000:]}\n{self.stdout[-3000:]}"
 
 
-def users_csv(path: Path, users: list[tuple[str, str]], mode: str = "SEQUENTIAL") -> Path:
-    lines = [mode] + [f"{u};{p};[authentication username={u} password={p}]" for u, p in users]
+def users_csv(path: Path, users: list[tuple[str, ...]], mode: str = "SEQUENTIAL") -> Path:
+    """One line per call: user;password;[authentication ...];number to call (optional)."""
+    lines = [mode] + [f"{u[0]};{u[1]};[authentication username={u[0]} password={u[1]}];"
+                      f"{u[2] if len(u) > 2 else ''}" for u in users]
     path.write_text("\n".join(lines) + "\n")
     return path
 
