@@ -7,7 +7,6 @@ import signal
 import sys
 import threading
 
-from pbx.app import Appliance
 from pbx.cli import add_data_option
 from pbx.config import RunConfig
 
@@ -23,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pbx.app import Appliance  # pjsua2 and the rest load only for the daemon
+
     cfg = RunConfig.from_args(args.data, args.sip, args.http, args.ring_timeout, args.log_level)
     logging.basicConfig(level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()

@@ -1,0 +1,116 @@
+"""`pbx ext`, `pbx token`, `pbx calls`: they write the stores directly, so they work
+whether the daemon runs or not (a running daemon sees the change at once)."""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from pbx.cli import add_data_option
+from pbx.services import Services, open_services
+from pbx.store.settings import Settings
+
+
+def _services(args: argparse.Namespace) -> Services:
+    data = Path(args.data)
+    settings = Settings(data)
+    realm = settings.get("sip_realm", "pbx")
+    settings.close()
+    return open_services(data, realm)
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)) for row in [header, *rows]]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def ext_add(args: argparse.Namespace) -> int:
+    ext = _services(args).extensions.add(args.number, args.name, args.password)
+    print(f"extension {ext.number} ({ext.name}) added")
+    return 0
+
+
+def ext_list(args: argparse.Namespace) -> int:
+    exts = _services(args).extensions.list()
+    if args.json:
+        print(json.dumps([e.public() for e in exts], indent=1))
+    elif exts:
+        print(_table([[e.number, e.name, _when(e.created)] for e in exts], ["NUMBER", "NAME", "CREATED"]))
+    else:
+        print("no extensions yet: pbx ext add NUMBER --name NAME --password SECRET")
+    return 0
+
+
+def ext_del(args: argparse.Namespace) -> int:
+    _services(args).extensions.delete(args.number)
+    print(f"extension {args.number} deleted")
+    return 0
+
+
+def token_create(args: argparse.Namespace) -> int:
+    token = _services(args).tokens.create(args.name)
+    print(token)
+    print("(shown once: store it now; use it as 'Authorization: Bearer TOKEN')", flush=True)
+    return 0
+
+
+def token_list(args: argparse.Namespace) -> int:
+    tokens = _services(args).tokens.list()
+    print(_table([[t["name"], _when(t["created"])] for t in tokens], ["NAME", "CREATED"])
+          if tokens else "no tokens")
+    return 0
+
+
+def token_revoke(args: argparse.Namespace) -> int:
+    _services(args).tokens.revoke(args.name)
+    print(f"token {args.name} revoked")
+    return 0
+
+
+def calls(args: argparse.Namespace) -> int:
+    records = _services(args).journal.list(limit=args.limit)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in records], indent=1))
+        return 0
+    rows = [[r.caller, r.callee, _when(r.start), _when(r.answer), _when(r.end),
+             f"{r.duration:.0f}s", r.disposition] for r in records]
+    print(_table(rows, ["CALLER", "CALLEE", "START", "ANSWER", "END", "TALK", "DISPOSITION"])
+          if rows else "no calls yet")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    ext = sub.add_parser("ext", help="extensions (SIP accounts)").add_subparsers(dest="action", required=True)
+    p = ext.add_parser("add", help="add an extension")
+    p.add_argument("number")
+    p.add_argument("--name", required=True)
+    p.add_argument("--password", required=True, help="SIP password (10+ characters, mixed)")
+    p.set_defaults(func=ext_add)
+    p = ext.add_parser("list", help="list extensions")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=ext_list)
+    p = ext.add_parser("del", help="delete an extension")
+    p.add_argument("number")
+    p.set_defaults(func=ext_del)
+
+    tok = sub.add_parser("token", help="REST bridge tokens").add_subparsers(dest="action", required=True)
+    p = tok.add_parser("create", help="create a token and print it once")
+    p.add_argument("name")
+    p.set_defaults(func=token_create)
+    tok.add_parser("list", help="list tokens").set_defaults(func=token_list)
+    p = tok.add_parser("revoke", help="revoke a token")
+    p.add_argument("name")
+    p.set_defaults(func=token_revoke)
+
+    p = sub.add_parser("calls", help="call records, newest first")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=calls)
+    for parser in [*ext.choices.values(), *tok.choices.values(), p]:
+        add_data_option(parser)

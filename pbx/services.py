@@ -1,0 +1,36 @@
+"""What the web admin and the CLI are handed: the stores and live views of the daemon."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from pbx.store.admin import AdminStore
+from pbx.store.extensions import ExtensionStore
+from pbx.store.journal import CallJournal
+from pbx.store.tokens import TokenStore
+
+
+def _none() -> list[dict]:
+    return []
+
+
+@dataclass
+class Services:
+    extensions: ExtensionStore
+    tokens: TokenStore
+    admin: AdminStore
+    journal: CallJournal
+    registrations: Callable[[], list[dict]] = field(default=_none)
+    active_calls: Callable[[], list[dict]] = field(default=_none)
+
+    def close(self) -> None:
+        for store in (self.extensions, self.tokens, self.admin, self.journal):
+            store.close()
+
+
+def open_services(data_dir: Path, realm: str = "pbx") -> Services:
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return Services(extensions=ExtensionStore(data_dir, realm), tokens=TokenStore(data_dir),
+                    admin=AdminStore(data_dir), journal=CallJournal(data_dir / "calls.sqlite"))

@@ -1,0 +1,100 @@
+"""Call records in SQLite (WAL): an append-heavy journal that TinyDB would rewrite whole
+on every call. Safe from several threads (one connection each) and from the CLI while
+the daemon writes."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pbx.errors import StorageError
+
+DISPOSITIONS = ("answered", "busy", "no_answer", "unavailable", "unknown_number", "cancelled", "failed")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+  id TEXT PRIMARY KEY, caller TEXT NOT NULL, callee TEXT NOT NULL, direction TEXT NOT NULL,
+  trunk TEXT, start REAL NOT NULL, answer REAL, end REAL NOT NULL, duration REAL NOT NULL,
+  disposition TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS calls_start ON calls(start);
+"""
+
+
+@dataclass
+class CallRecord:
+    id: str
+    caller: str
+    callee: str
+    direction: str  # internal, inbound, outbound
+    trunk: str | None
+    start: float  # epoch seconds
+    answer: float | None
+    end: float
+    duration: float  # seconds talked
+    disposition: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class CallJournal:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._conn() as conn:
+            conn.executescript(SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    def add(self, record: CallRecord) -> None:
+        if record.disposition not in DISPOSITIONS:
+            raise ValueError(f"unknown disposition {record.disposition}")
+        row = asdict(record)
+        row["details"] = json.dumps(record.details)
+        try:
+            with self._conn() as conn:
+                conn.execute("INSERT INTO calls VALUES (:id, :caller, :callee, :direction, :trunk,"
+                             " :start, :answer, :end, :duration, :disposition, :details)", row)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot write the call record: {exc}") from exc
+
+    def list(self, limit: int = 100, since: float | None = None) -> list[CallRecord]:
+        query, args = "SELECT * FROM calls", []
+        if since is not None:
+            query, args = query + " WHERE start >= ?", [since]
+        rows = self._conn().execute(query + " ORDER BY start DESC LIMIT ?", [*args, limit]).fetchall()
+        return [CallRecord(**{**dict(r), "details": json.loads(r["details"])}) for r in rows]
+
+    def count(self, since: float | None = None) -> int:
+        if since is None:
+            return int(self._conn().execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+        return int(self._conn().execute("SELECT COUNT(*) FROM calls WHERE start >= ?", [since]).fetchone()[0])
+
+    def summary(self, since: float) -> dict[str, int]:
+        """Calls since a time: total, answered, missed (what the dashboard shows)."""
+        rows = self._conn().execute(
+            "SELECT disposition, COUNT(*) FROM calls WHERE start >= ? GROUP BY disposition", [since])
+        counts = {d: n for d, n in rows}
+        total = sum(counts.values())
+        answered = counts.get("answered", 0)
+        return {"total": total, "answered": answered, "missed": total - answered}
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,25 @@
+"""Appliance-wide settings (SIP realm, ...) in one small TinyDB file."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query
+
+from pbx.store.atomic import open_documents
+
+
+class Settings:
+    def __init__(self, data_dir: Path) -> None:
+        self.docs = open_documents(data_dir, "settings")
+
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self.docs.fresh().get(Query().key == key)
+        return row["value"] if row else default  # type: ignore[index]
+
+    def set(self, key: str, value: Any) -> None:
+        with self.docs.writing() as db:
+            db.upsert({"key": key, "value": value}, Query().key == key)
+
+    def close(self) -> None:
+        self.docs.close()
