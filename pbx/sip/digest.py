@@ -1,0 +1,135 @@
+"""Digest authentication for SIP (RFC 2617 / 7616 / 8760), MD5 and SHA-256, qop=auth.
+
+Nonces are stateless: a timestamp and an HMAC over it with a per-boot secret, so they
+expire without a table. Nonce counts are remembered per nonce to refuse replays. The
+challenge never depends on the user, so an unknown user and a wrong password get the
+same answer but for the nonce.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable, Protocol
+
+ALGORITHMS = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
+PARAM = re.compile(r'([A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]+)')
+
+
+class Credentials(Protocol):
+    def ha1(self, user: str, realm: str, algorithm: str) -> str | None: ...
+
+
+class Verdict(Enum):
+    OK = "ok"
+    MISSING = "missing"  # no credentials: challenge, not a failure
+    STALE = "stale"  # expired nonce, right password: challenge with stale=true
+    FAILED = "failed"  # wrong password, unknown user, replay, forged nonce
+
+
+@dataclass
+class AuthResult:
+    verdict: Verdict
+    user: str = ""
+
+
+def parse_authorization(value: str) -> dict[str, str]:
+    scheme, _, rest = value.strip().partition(" ")
+    if scheme.lower() != "digest":
+        return {}
+    return {k.lower(): v[1:-1].replace('\\"', '"') if v.startswith('"') else v
+            for k, v in PARAM.findall(rest)}
+
+
+class DigestAuth:
+    def __init__(self, realm: str, credentials: Credentials, *, nonce_ttl: float = 300.0,
+                 clock: Callable[[], float] = time.time,
+                 algorithms: tuple[str, ...] = ("MD5", "SHA-256")) -> None:
+        self.realm = realm
+        self.credentials = credentials
+        self.nonce_ttl = nonce_ttl
+        self.clock = clock
+        self.algorithms = algorithms
+        self._secret = secrets.token_bytes(32)
+        self._counts: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+        self._last_sweep = clock()
+
+    # ---- challenges -------------------------------------------------------------------
+    def make_nonce(self) -> str:
+        stamp = struct.pack("!d", self.clock()) + secrets.token_bytes(4)
+        mac = hmac.new(self._secret, stamp, hashlib.sha256).digest()[:12]
+        return base64.urlsafe_b64encode(stamp + mac).decode().rstrip("=")
+
+    def _nonce_age(self, nonce: str) -> float | None:
+        try:
+            raw = base64.urlsafe_b64decode(nonce + "=" * (-len(nonce) % 4))
+        except (ValueError, TypeError):
+            return None
+        if len(raw) != 24:
+            return None
+        stamp, mac = raw[:12], raw[12:]
+        if not hmac.compare_digest(mac, hmac.new(self._secret, stamp, hashlib.sha256).digest()[:12]):
+            return None
+        return self.clock() - struct.unpack("!d", stamp[:8])[0]
+
+    def challenges(self, stale: bool = False) -> list[str]:
+        """Header values, one per algorithm, same nonce, in order of preference."""
+        nonce = self.make_nonce()
+        extra = ", stale=true" if stale else ""
+        return [f'Digest realm="{self.realm}", nonce="{nonce}", algorithm={alg}, qop="auth"{extra}'
+                for alg in self.algorithms]
+
+    # ---- verification -----------------------------------------------------------------
+    def verify(self, header: str | None, method: str) -> AuthResult:
+        if not header:
+            return AuthResult(Verdict.MISSING)
+        p = parse_authorization(header)
+        user = p.get("username", "")
+        algorithm = p.get("algorithm", "MD5").upper()
+        if algorithm == "SHA256":
+            algorithm = "SHA-256"
+        needed = ("username", "realm", "nonce", "uri", "response", "cnonce", "nc")
+        if (any(k not in p for k in needed) or p.get("qop") != "auth"
+                or algorithm not in self.algorithms or p["realm"] != self.realm):
+            return AuthResult(Verdict.FAILED, user)
+        age = self._nonce_age(p["nonce"])
+        if age is None or age < -5:
+            return AuthResult(Verdict.FAILED, user)
+        ha1 = self.credentials.ha1(user, self.realm, algorithm)
+        if ha1 is None:
+            return AuthResult(Verdict.FAILED, user)
+        h = ALGORITHMS[algorithm]
+        ha2 = h(f"{method}:{p['uri']}".encode()).hexdigest()
+        expected = h(f"{ha1}:{p['nonce']}:{p['nc']}:{p['cnonce']}:auth:{ha2}".encode()).hexdigest()
+        if not hmac.compare_digest(expected, p["response"].lower()):
+            return AuthResult(Verdict.FAILED, user)
+        if age > self.nonce_ttl:
+            return AuthResult(Verdict.STALE, user)
+        if not self._count_ok(p["nonce"], p["nc"]):
+            return AuthResult(Verdict.FAILED, user)
+        return AuthResult(Verdict.OK, user)
+
+    def _count_ok(self, nonce: str, nc_hex: str) -> bool:
+        try:
+            nc = int(nc_hex, 16)
+        except ValueError:
+            return False
+        now = self.clock()
+        with self._lock:
+            last, _ = self._counts.get(nonce, (0, now))
+            if nc <= last:
+                return False  # replayed or reordered: a fresh challenge sorts out honest clients
+            self._counts[nonce] = (nc, now)
+            if now - self._last_sweep > 30:  # forget counts of nonces that have expired
+                cutoff = now - self.nonce_ttl - 60
+                self._counts = {k: v for k, v in self._counts.items() if v[1] > cutoff}
+                self._last_sweep = now
+        return True

@@ -1,0 +1,287 @@
+"""The SIP edge: registrar and stateless proxy between the LAN phones and the core.
+
+Runs its own asyncio loop in a thread, on UDP and TCP. Phones' REGISTERs are answered
+here; every other request is relayed to the core (after digest auth for out-of-dialog
+requests) or from the core to the phone, with record-routing so dialogs stay on the edge.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import socket
+import threading
+import time
+from collections import Counter
+from typing import Callable
+
+from pbx.errors import PbxError, SipParseError
+from pbx.events import EventBus
+from pbx.sip import replies
+from pbx.sip.digest import Credentials, DigestAuth, Verdict
+from pbx.sip.guard import Guard
+from pbx.sip.message import MAX_HEADER_BYTES, SipRequest, SipResponse, parse
+from pbx.sip.registrar import Registrar, RegistrationError, contact_header
+from pbx.sip.transport import Source, TcpConnections
+from pbx.sip.uri import NameAddr, Uri, Via
+
+log = logging.getLogger(__name__)
+CALLER_HEADER = "X-Pbx-Caller"
+DIALOG_CREATING = {"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"}
+
+
+def primary_address() -> str:
+    try:
+        return socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+
+
+class SipEdge:
+    def __init__(self, host: str, port: int, *, core_addr: tuple[str, int],
+                 credentials: Credentials, realm: str = "pbx", bus: EventBus | None = None,
+                 clock: Callable[[], float] = time.time, advertised_host: str | None = None,
+                 guard: Guard | None = None) -> None:
+        self.host, self.port = host, port
+        wildcard = host in ("", "0.0.0.0", "::")
+        self.core_addr = core_addr
+        self.core_side_host = "127.0.0.1" if wildcard else host
+        self.advertised_host = advertised_host or (primary_address() if wildcard else host)
+        self.registrar = Registrar(bus=bus, clock=clock)
+        self.auth = DigestAuth(realm, credentials, clock=clock)
+        self.guard = guard or Guard()
+        self.stats: Counter[str] = Counter()
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp = TcpConnections(self)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    # ---- life cycle -----------------------------------------------------------------
+    def start(self) -> None:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), name="sip-edge", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if self._error is not None:
+            raise PbxError(f"SIP edge cannot listen on {self.host}:{self.port}: {self._error}")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(5)
+
+    def _run(self, ready: threading.Event) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._open())
+        except OSError as exc:
+            self._error = exc
+            ready.set()
+            return
+        ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            if self._udp is not None:
+                self._udp.close()
+            loop.run_until_complete(self._tcp.close())
+            loop.close()
+
+    async def _open(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._udp, _ = await loop.create_datagram_endpoint(
+            lambda: _Udp(self), local_addr=(self.host or "0.0.0.0", self.port))
+        self.port = self._udp.get_extra_info("sockname")[1]
+        await self._tcp.listen(self.host or "0.0.0.0", self.port)
+        self._own = {(self.advertised_host, self.port), (self.core_side_host, self.port),
+                     (self.host, self.port)}
+
+    # ---- input ----------------------------------------------------------------------
+    def handle(self, data: bytes, src: Source) -> None:
+        """One datagram or one framed TCP message. Never raises."""
+        self.stats["received"] += 1
+        if self.guard.banned(src.host):
+            self.stats["banned_drops"] += 1
+            return
+        if not self.guard.allow(src.host):
+            self.stats["rate_limited"] += 1
+            return
+        if not data.strip(b"\r\n"):
+            return  # keep-alive
+        try:
+            msg = parse(data)
+        except SipParseError as exc:
+            self.stats["parse_errors"] += 1
+            self._reply_raw(replies.for_unparseable(data, exc), src)
+            return
+        try:
+            self._dispatch(msg, src)
+        except SipParseError as exc:
+            self.stats["parse_errors"] += 1
+            if isinstance(msg, SipRequest) and msg.method != "ACK":
+                self._answer(msg, src, 400, f"Bad Request ({exc.message[:60]})")
+        except Exception:
+            self.stats["internal_errors"] += 1
+            log.exception("SIP edge: failed on a message from %s:%s", src.host, src.port)
+
+    def handle_oversized(self, data: bytes, src: Source) -> None:
+        self._reply_raw(replies.for_unparseable(data, SipParseError("header section too large")), src)
+
+    def _dispatch(self, msg: SipRequest | SipResponse, src: Source) -> None:
+        from_core = src.transport == "UDP" and (src.host, src.port) == self.core_addr
+        if isinstance(msg, SipResponse):
+            return self._relay_response(msg)
+        if from_core:
+            return self._relay_request(msg, src, to_core=False)
+        self._stamp_via(msg, src)
+        if msg.method == "REGISTER":
+            return self._register(msg, src)
+        to_tag = NameAddr.parse(msg.get("to") or "").tag
+        if msg.method == "OPTIONS" and not to_tag:
+            return self._answer(msg, src, 200, "OK", replies.CAPABILITIES)
+        if msg.method == "ACK" and to_tag.startswith(replies.TAG_PREFIX):
+            return  # the ACK of our own 407
+        for name in [h for h, _ in msg.headers if h.lower().startswith("x-pbx-")]:
+            msg.remove(name)  # only the edge may say who the caller is
+        if not to_tag and msg.method not in ("ACK", "CANCEL"):
+            caller = self._authenticate(msg, src, proxy=True)
+            if caller is None:
+                return
+            msg.remove("proxy-authorization")
+            msg.headers.append((CALLER_HEADER, caller))
+        self._relay_request(msg, src, to_core=True)
+
+    def _stamp_via(self, msg: SipRequest, src: Source) -> None:
+        """RFC 3261 18.2.1 received, RFC 3581 rport: so replies reach phones behind NAT."""
+        via = Via.parse(msg.get_all("via")[0])
+        if via.host != src.host:
+            via.params["received"] = src.host
+        if "rport" in via.params:
+            via.params["rport"] = str(src.port)
+        msg.pop_first("via")
+        msg.prepend("Via", str(via))
+
+    def _authenticate(self, req: SipRequest, src: Source, proxy: bool) -> str | None:
+        header = req.get("proxy-authorization" if proxy else "authorization")
+        result = self.auth.verify(header, req.method)
+        if result.verdict is Verdict.OK:
+            return result.user
+        if result.verdict is Verdict.FAILED:
+            self.stats["auth_failures"] += 1
+            if self.guard.failed(src.host):
+                log.warning("SIP edge: %s banned after repeated failed logins", src.host)
+        self.stats["auth_challenges"] += 1
+        name = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
+        status, reason = (407, "Proxy Authentication Required") if proxy else (401, "Unauthorized")
+        challenges = self.auth.challenges(stale=result.verdict is Verdict.STALE)
+        self._answer(req, src, status, reason, [(name, c) for c in challenges])
+        return None
+
+    def _register(self, req: SipRequest, src: Source) -> None:
+        user = self._authenticate(req, src, proxy=False)
+        if user is None:
+            return
+        try:
+            bindings = self.registrar.register(req, user, src.transport.lower(), (src.host, src.port))
+        except RegistrationError as exc:
+            return self._answer(req, src, exc.status, exc.reason, exc.headers)
+        now = self.registrar.clock()
+        if src.conn is not None:
+            self._tcp.remember(src)
+        self.stats["registrations"] += 1
+        self._answer(req, src, 200, "OK", [("Contact", contact_header(b, now)) for b in bindings])
+
+    # ---- relaying -------------------------------------------------------------------
+    def _is_ours(self, uri: str) -> bool:
+        try:
+            parsed = Uri.parse(NameAddr.parse(uri).uri)
+        except SipParseError:
+            return False
+        return (parsed.host, parsed.port or 5060) in self._own
+
+    def _relay_request(self, req: SipRequest, src: Source, to_core: bool) -> None:
+        max_forwards = (req.get("max-forwards") or "70").strip()
+        hops = int(max_forwards) if max_forwards.isdigit() else 70
+        if hops <= 0:
+            return self._answer(req, src, 483, "Too Many Hops")
+        req.set("Max-Forwards", str(hops - 1))
+        while (routes := req.get_all("route")) and self._is_ours(routes[0]):
+            req.pop_first("route")
+        top = Via.parse(req.get_all("via")[0])
+        seed = f"{top.branch}|{src.host}:{src.port}|{req.call_id if not top.branch.startswith('z9hG4bK') else ''}"
+        branch = "z9hG4bK" + hashlib.sha1(seed.encode()).hexdigest()[:20]
+        if to_core:
+            transport, addr, conn, via_host = "UDP", self.core_addr, None, self.core_side_host
+        else:
+            transport, addr, conn = self._phone_target(req)
+            via_host = self.advertised_host
+        if req.method in DIALOG_CREATING and not NameAddr.parse(req.get("to") or "").tag:
+            self._record_route(req, transport, to_core)
+        req.prepend("Via", f"SIP/2.0/{transport} {via_host}:{self.port};branch={branch};rport")
+        self.stats["relayed_to_core" if to_core else "relayed_to_phones"] += 1
+        self._send(bytes(req), transport, addr, conn)
+
+    def _phone_target(self, req: SipRequest) -> tuple[str, tuple[str, int], object]:
+        binding = self.registrar.find_by_uri(req.uri)
+        if binding is not None:
+            return binding.transport.upper(), binding.source, None
+        routes = req.get_all("route")
+        uri = Uri.parse(NameAddr.parse(routes[0]).uri if routes else req.uri)
+        return uri.transport.upper(), uri.address(), None
+
+    def _record_route(self, req: SipRequest, phone_transport: str, to_core: bool) -> None:
+        core_side = f"<sip:{self.core_side_host}:{self.port};lr>"
+        t = ";transport=tcp" if phone_transport == "TCP" else ""
+        phone_side = f"<sip:{self.advertised_host}:{self.port}{t};lr>"
+        first, second = (core_side, phone_side) if to_core else (phone_side, core_side)
+        req.prepend("Record-Route", second)
+        req.prepend("Record-Route", first)
+
+    def _relay_response(self, resp: SipResponse) -> None:
+        vias = resp.get_all("via")
+        top = Via.parse(vias[0])
+        if (top.host, top.port or 5060) not in self._own or len(vias) < 2:
+            self.stats["dropped"] += 1  # not ours to forward
+            return
+        resp.pop_first("via")
+        nxt = Via.parse(vias[1])
+        self.stats["responses_relayed"] += 1
+        self._send(bytes(resp), nxt.transport, nxt.reply_address(), None)
+
+    # ---- output ---------------------------------------------------------------------
+    def _answer(self, req: SipRequest, src: Source, status: int, reason: str,
+                headers: list[tuple[str, str]] | None = None) -> None:
+        if req.method == "ACK":
+            return
+        self._reply_raw(bytes(replies.response(req, status, reason, headers)), src)
+
+    def _reply_raw(self, data: bytes | None, src: Source) -> None:
+        if data is None:
+            self.stats["dropped"] += 1
+            return
+        self.stats["answered_%d" % int(data[8:11] or b"0")] += 1
+        if src.conn is not None:
+            src.conn.write(data)
+        elif self._udp is not None:
+            self._udp.sendto(data, (src.host, src.port))
+
+    def _send(self, data: bytes, transport: str, addr: tuple[str, int], conn: object) -> None:
+        if transport == "TCP":
+            self._tcp.send(data, addr)
+        elif self._udp is not None:
+            self._udp.sendto(data, addr)
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, edge: SipEdge) -> None:
+        self.edge = edge
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.edge.handle(data, Source("UDP", addr[0], addr[1], None))
+
+    def error_received(self, exc: Exception) -> None:
+        self.edge.stats["udp_errors"] += 1  # ICMP unreachable from a phone that went away
+
+
+__all__ = ["SipEdge", "MAX_HEADER_BYTES", "CALLER_HEADER"]

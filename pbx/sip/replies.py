@@ -1,0 +1,64 @@
+"""Responses the edge writes itself (401/407, 200 to REGISTER and OPTIONS, 400, ...)."""
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from email.utils import formatdate
+
+from pbx.errors import SipParseError
+from pbx.sip.message import SipRequest, SipResponse
+from pbx.sip.uri import NameAddr
+
+TAG_PREFIX = "pbxe"
+SERVER = "pbx-appliance"
+CAPABILITIES = [("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, NOTIFY, REFER"),
+                ("Accept", "application/sdp"), ("Supported", "path, outbound")]
+COPIED = ("via", "from", "call-id", "cseq")
+LINE = re.compile(rb"^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:(.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def local_tag(call_id: str, from_tag: str) -> str:
+    """Deterministic, so a retransmitted request gets the same To tag back."""
+    return TAG_PREFIX + hashlib.sha1(f"{call_id}|{from_tag}".encode()).hexdigest()[:10]
+
+
+def response(req: SipRequest, status: int, reason: str,
+             headers: list[tuple[str, str]] | None = None) -> SipResponse:
+    resp = SipResponse(status=status, reason=reason)
+    for hname, value in req.headers:
+        if hname.lower() in COPIED or hname.lower() in ("v", "f", "i"):
+            resp.headers.append((hname, value))
+    to = req.get("to") or ""
+    if status > 100 and not NameAddr.parse(to).tag:
+        to += ";tag=" + local_tag(req.call_id, NameAddr.parse(req.get("from") or "").tag)
+    resp.headers.insert(1 if resp.headers else 0, ("To", to))
+    resp.headers += [("Server", SERVER), ("Date", formatdate(time.time(), usegmt=True))]
+    resp.headers += headers or []
+    return resp
+
+
+def for_unparseable(data: bytes, exc: SipParseError) -> bytes | None:
+    """A 400 (or 513) built from whatever headers can be read, or None to drop.
+
+    Responses and ACKs are never answered, and without Via, From, To, Call-ID and CSeq
+    there is nowhere sensible to send an answer.
+    """
+    head = data[:8192]
+    first = head.split(b"\r\n", 1)[0]
+    if not re.match(rb"^[A-Z]{2,16} \S+ SIP/2\.0$", first) or first.startswith(b"ACK "):
+        return None
+    found: dict[str, bytes] = {}
+    for m in LINE.finditer(head):
+        key = {b"v": b"via", b"f": b"from", b"t": b"to", b"i": b"call-id"}.get(m.group(1).lower(),
+                                                                                m.group(1).lower())
+        found.setdefault(key.decode(), m.group(2).strip())
+    if any(k not in found for k in ("via", "from", "to", "call-id", "cseq")):
+        return None
+    too_large = "too large" in exc.message
+    status = b"513 Message Too Large" if too_large else b"400 Bad Request"
+    lines = [b"SIP/2.0 " + status, b"Via: " + found["via"], b"From: " + found["from"],
+             b"To: " + found["to"], b"Call-ID: " + found["call-id"], b"CSeq: " + found["cseq"],
+             b"Warning: 399 pbx \"" + exc.message[:80].replace('"', "'").encode() + b"\"",
+             b"Content-Length: 0"]
+    return b"\r\n".join(lines) + b"\r\n\r\n"

@@ -1,0 +1,64 @@
+"""REST bridge /api/v1: bearer tokens (pbx token create NAME), JSON errors, OpenAPI."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from pbx.errors import AuthError, ValidationError
+from pbx.services import Services
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+OPENAPI = Path(__file__).with_name("openapi.yaml")
+
+
+def services() -> Services:
+    return current_app.extensions["pbx"]
+
+
+@bp.before_request
+def require_token():  # type: ignore[no-untyped-def]
+    if request.endpoint == "api.openapi":
+        return None
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    name = services().tokens.verify(token.strip()) if scheme.lower() == "bearer" else None
+    if name is None:
+        raise AuthError("a valid bearer token is required (pbx token create NAME)")
+    g.token_name = name
+    return None
+
+
+@bp.get("/openapi.yaml")
+def openapi():  # type: ignore[no-untyped-def]
+    return Response(OPENAPI.read_text(), mimetype="application/yaml")
+
+
+@bp.get("/extensions")
+def list_extensions():  # type: ignore[no-untyped-def]
+    return jsonify([e.public() for e in services().extensions.list()])
+
+
+@bp.post("/extensions")
+def add_extension():  # type: ignore[no-untyped-def]
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("expected a JSON object with number, name and password")
+    ext = services().extensions.add(str(body.get("number", "")), str(body.get("name", "")),
+                                    str(body.get("password", "")))
+    return jsonify(ext.public()), 201
+
+
+@bp.delete("/extensions/<number>")
+def delete_extension(number: str):  # type: ignore[no-untyped-def]
+    services().extensions.delete(number)
+    return "", 204
+
+
+@bp.get("/calls")
+def list_calls():  # type: ignore[no-untyped-def]
+    try:
+        limit = min(int(request.args.get("limit", 100)), 1000)
+        since = float(request.args["since"]) if "since" in request.args else None
+    except ValueError:
+        raise ValidationError("limit must be an integer and since a Unix time") from None
+    return jsonify([r.to_dict() for r in services().journal.list(limit=limit, since=since)])

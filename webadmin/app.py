@@ -1,0 +1,39 @@
+"""Flask application factory: owner pages (session login, CSRF) and the REST bridge."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, jsonify
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+from pbx.errors import PbxError
+from pbx.services import Services
+from webadmin import api, pages
+
+
+def create_app(services: Services, *, secret_key: bytes, testing: bool = False) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=secret_key, TESTING=testing,
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.extensions["pbx"] = services
+    csrf = CSRFProtect(app)
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
+                      default_limits=[], headers_enabled=True)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer tokens, not cookies: no CSRF exposure
+    app.view_functions["pages.login"] = limiter.limit("10 per minute", methods=["POST"])(
+        app.view_functions["pages.login"])
+    limiter.limit("600 per minute")(api.bp)
+
+    @app.errorhandler(PbxError)
+    def pbx_error(exc: PbxError):  # type: ignore[no-untyped-def]
+        return jsonify(exc.to_dict()), exc.status
+
+    return app
