@@ -80,6 +80,10 @@ class Core:
         heapq.heappush(self._timers, (timer.when, next(self._seq), timer))
         return timer
 
+    def clear_timers(self) -> None:
+        """Drop pending timers (at shutdown: their closures may hold pjsua2 objects)."""
+        self._timers.clear()
+
     # ---- life cycle -----------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
         self._running.set()

@@ -92,6 +92,7 @@ class B2bua:
         self.account: CoreAccount | None = None
         self.calls: dict[str, BridgedCall] = {}
         self._dead_legs: list[Leg] = []
+        self._unrecorded: list[BridgedCall] = []
         self.stats = {"calls": 0, "answered": 0, "rejected_sources": 0}
 
     # ---- setup / teardown (core thread) -------------------------------------------
@@ -118,8 +119,11 @@ class B2bua:
     def destroy(self) -> None:
         """Before libDestroy: no Call or Account may outlive the library."""
         self.hangup_all()
+        for call in list(self._unrecorded):
+            self._record(call)
         self.calls.clear()
         self._dead_legs.clear()
+        self.core.clear_timers()
         if self.account is not None:
             self.account.shutdown()
             self.account = None
@@ -263,9 +267,13 @@ class B2bua:
             call.timer.cancel()
         self.calls.pop(call.id, None)
         # Let the remaining legs' streams close first, so their RTP counters are in.
+        self._unrecorded.append(call)
         self.core.call_later(0.5, lambda: self._record(call))
 
     def _record(self, call: BridgedCall) -> None:
+        if call not in self._unrecorded:
+            return
+        self._unrecorded.remove(call)
         talked = (call.end or 0) - call.answer if call.answer else 0.0
         legs = {"a": call.a.rtp, **({"b": call.winner.rtp} if call.winner else {})}
         record = CallRecord(

@@ -7,15 +7,32 @@ modems speak it; wideband codecs would cost CPU per leg for nothing here).
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
-from typing import Callable
+import os
+import sys
+from typing import Callable, Iterator
 
 import pjsua2 as pj
 
 log = logging.getLogger(__name__)
 
 G711 = ("PCMU/8000/1", "PCMA/8000/1")
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 class _LogWriter(pj.LogWriter):
@@ -39,7 +56,8 @@ class MediaEngine:
 
     def start(self) -> None:
         ep = pj.Endpoint()
-        ep.libCreate()
+        with _quiet_stdout():  # pjlib prints its banner before our log settings apply
+            ep.libCreate()
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = True

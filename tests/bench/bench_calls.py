@@ -92,8 +92,7 @@ class Bench:
                   pcap: str = "none") -> tuple[sipp.SippResult, sipp.SippResult, float]:
         uas = sipp.start(sipp.sipp_args(
             "uas_call.xml", self.daemon.sip, csv=sipp.users_csv(self.work / "u.csv", self.callees),
-            local_port=self.uas_port, calls=calls, variables={
-                "rtpport": str(self.uas_media), "pcap": "none", "byefrom": "caller"},
+            local_port=self.uas_port, calls=calls, params={"RTPPORT": str(self.uas_media)},
             extra=["-mp", str(self.uas_media), "-rtp_echo", "-d", str(hold_ms)],
             timeout_s=hold_ms // 1000 + 120), self.work)
         time.sleep(0.5)
@@ -101,8 +100,8 @@ class Bench:
         started = time.monotonic()
         uac = sipp.run(sipp.sipp_args(
             "uac_call.xml", self.daemon.sip, csv=sipp.users_csv(self.work / "c.csv", rows),
-            local_port=self.uac_port, calls=calls, rate=rate, variables={
-                "rtpport": str(self.uac_media), "pcap": pcap, "byefrom": "caller"},
+            local_port=self.uac_port, calls=calls, rate=rate,
+            params={"RTPPORT": str(self.uac_media), "PCAP": pcap}, flags={"caller_hangs_up"},
             extra=["-mp", str(self.uac_media), "-d", str(hold_ms), "-l", str(limit),
                    "-trace_rtt", "-rtt_freq", "1"], timeout_s=hold_ms // 1000 + 120),
             self.work, timeout=hold_ms / 1000 + 300)
@@ -124,7 +123,7 @@ def bare_baseline(work: Path, legs: int, hold_s: int) -> float:
     sampler.start()
     res = sipp.run(sipp.sipp_args(
         "uac_bare.xml", f"127.0.0.1:{port}", csv=csv, local_port=free_port(), calls=legs,
-        rate=20, variables={"rtpport": str(media), "pcap": PCAP, "byefrom": "caller"},
+        rate=20, params={"RTPPORT": str(media), "PCAP": PCAP},
         extra=["-mp", str(media), "-d", str(hold_s * 1000), "-l", str(legs)],
         timeout_s=hold_s + 120), work, timeout=hold_s + 300)
     sampler.join()

@@ -4,6 +4,7 @@ call record written, and the refusals (404, 480, 486)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -28,14 +29,13 @@ def call(pbx: Daemon, tmp: Path, *, byefrom: str, hold_ms: int = 2500):
     try:
         uas = sipp.start(sipp.sipp_args(
             "uas_call.xml", pbx.sip, csv=sipp.users_csv(tmp / "uas.csv", [BOB]),
-            local_port=callee_port, variables={"rtpport": str(b.port), "pcap": "none",
-                                                "byefrom": byefrom},
+            local_port=callee_port, params={"RTPPORT": str(b.port)}, flags={f"{byefrom}_hangs_up"},
             extra=["-d", str(hold_ms)]), tmp)
         time.sleep(0.3)
         uac = sipp.run(sipp.sipp_args(
             "uac_call.xml", pbx.sip, csv=sipp.users_csv(tmp / "uac.csv", [(*ALICE, BOB[0])]),
             local_port=caller_port,
-            variables={"rtpport": str(a.port), "pcap": "none", "byefrom": byefrom},
+            params={"RTPPORT": str(a.port)}, flags={f"{byefrom}_hangs_up"},
             extra=["-d", str(hold_ms)]), tmp)
         uas_res = sipp.finish(uas, timeout=60)
     finally:
@@ -46,13 +46,14 @@ def call(pbx: Daemon, tmp: Path, *, byefrom: str, hold_ms: int = 2500):
     return a, b
 
 
-def last_record(pbx: Daemon) -> dict:
-    for _ in range(30):
+def last_record(pbx: Daemon, count: int = 1) -> dict:
+    """The newest call record, once there are `count` of them (they land ~0.5 s late)."""
+    for _ in range(50):
         records = json.loads(pbx.pbx("calls", "--json").stdout)
-        if records:
+        if len(records) >= count:
             return records[0]
         time.sleep(0.2)
-    raise AssertionError("no call record")
+    raise AssertionError(f"fewer than {count} call records")
 
 
 @pytest.mark.parametrize("byefrom", ["caller", "callee"])
@@ -74,19 +75,20 @@ def refused(pbx: Daemon, tmp: Path, number: str) -> str:
     port = free_port()
     csv = sipp.users_csv(tmp / "uac.csv", [ALICE])
     res = sipp.run(sipp.sipp_args("uac_reject.xml", pbx.sip, csv=csv, local_port=port,
-                                  service=number, extra=["-trace_logs"]), tmp, timeout=60)
-    logs = "".join(p.read_text() for p in tmp.glob("*_logs.log"))
-    for p in tmp.glob("*_logs.log"):
+                                  service=number, extra=["-trace_msg"]), tmp, timeout=60)
+    trace = "".join(p.read_text() for p in tmp.glob("uac_reject*_messages.log"))
+    for p in tmp.glob("uac_reject*_messages.log"):
         p.unlink()
     assert res.returncode == 0, res.explain()
-    return logs.split("final=")[-1].strip()
+    finals = re.findall(r"^SIP/2\.0 ([4-6]\d\d) ", trace, re.MULTILINE)
+    return finals[-1] if finals else "none"
 
 
 def test_unknown_unregistered_and_busy(pbx: Daemon, tmp_path: Path) -> None:
     assert refused(pbx, tmp_path, "555") == "404"
     assert last_record(pbx)["disposition"] == "unknown_number"
     assert refused(pbx, tmp_path, BOB[0]) == "480"  # Bob exists but has no phone registered
-    assert last_record(pbx)["disposition"] == "unavailable"
+    assert last_record(pbx, 2)["disposition"] == "unavailable"
 
 
 def test_no_answer_after_ring_timeout(pbx: Daemon, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Run SIPp (Debian's sip-tester) with the project's scenarios in tests/sipp/."""
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 from dataclasses import dataclass
@@ -29,10 +30,32 @@ def users_csv(path: Path, users: list[tuple[str, ...]], mode: str = "SEQUENTIAL"
     return path
 
 
+def scenario_file(name: str, workdir: Path, params: dict[str, str], flags: set[str]) -> Path:
+    """Fill a scenario template: @KEY@ becomes params[KEY] (SIPp takes no variable in
+    play_pcap_audio or SDP ports); a line ending in <!--if:FLAG--> stays only with FLAG.
+    A pcap of "none" drops the line that would play it."""
+    out = []
+    for line in (SCENARIOS / name).read_text().splitlines(keepends=True):
+        flag = re.search(r"<!--if:(\w+)-->", line)
+        if flag and flag.group(1) not in flags:
+            continue
+        if "@PCAP@" in line and params.get("PCAP", "none") == "none":
+            continue
+        for key, value in params.items():
+            line = line.replace(f"@{key}@", value)
+        out.append(line)
+    text = "".join(out)
+    path = workdir / f"{Path(name).stem}-{hashlib.sha1(text.encode()).hexdigest()[:8]}.xml"
+    path.write_text(text)
+    return path
+
+
 def sipp_args(scenario: str, target: str, *, csv: Path, local_port: int, calls: int = 1,
-              service: str = "", rate: float | None = None, variables: dict[str, str] | None = None,
-              extra: list[str] | None = None, timeout_s: int = 60) -> list[str]:
-    args = ["sipp", target, "-sf", str(SCENARIOS / scenario), "-inf", str(csv), "-i", "127.0.0.1",
+              service: str = "", rate: float | None = None, params: dict[str, str] | None = None,
+              flags: set[str] | None = None, extra: list[str] | None = None,
+              timeout_s: int = 60) -> list[str]:
+    path = scenario_file(scenario, csv.parent, params or {}, flags or set())
+    args = ["sipp", target, "-sf", str(path), "-inf", str(csv), "-i", "127.0.0.1",
             "-p", str(local_port), "-m", str(calls), "-nostdin",
             "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_stat", "-trace_err",
             "-max_recv_loops", "10000"]
@@ -40,8 +63,6 @@ def sipp_args(scenario: str, target: str, *, csv: Path, local_port: int, calls: 
         args += ["-s", service]
     if rate is not None:
         args += ["-r", str(rate)]
-    for key, value in (variables or {}).items():
-        args += ["-set", key, value]
     return args + (extra or [])
 
 
