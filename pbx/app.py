@@ -53,7 +53,11 @@ class Appliance:
     def start(self) -> None:
         cfg = self.cfg
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        realm = Settings(cfg.data_dir).get("sip_realm", "pbx")
+        settings = Settings(cfg.data_dir)
+        realm = settings.get("sip_realm", "pbx")
+        algorithms = tuple(a.strip().upper() for a in
+                           str(settings.get("sip_digest_algorithms", "MD5")).split(","))
+        settings.close()
         services = self.services = open_services(cfg.data_dir, realm)
         self.first_password = services.admin.ensure_admin()
         self.leds = StatusLeds(simulated=cfg.simulated_hardware)
@@ -67,7 +71,8 @@ class Appliance:
         self.core.start()
 
         self.edge = SipEdge(sip_host, sip_port, core_addr=("127.0.0.1", self.engine.sip_port),
-                            credentials=services.extensions, realm=realm, bus=self.bus)
+                            credentials=services.extensions, realm=realm, bus=self.bus,
+                            digest_algorithms=algorithms)
         self.edge.start()
         self.b2bua = B2bua(self.core, services.extensions, self.edge.registrar, services.journal,
                            self.bus, edge_addr=(edge_host, self.edge.port),

@@ -54,6 +54,11 @@ def delete_extension(number: str):  # type: ignore[no-untyped-def]
     return "", 204
 
 
+@bp.get("/registrations")
+def list_registrations():  # type: ignore[no-untyped-def]
+    return jsonify(services().registrations())
+
+
 @bp.get("/calls")
 def list_calls():  # type: ignore[no-untyped-def]
     try:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from pbx.cli import add_data_option
+from pbx.errors import ValidationError
 from pbx.services import Services, open_services
 from pbx.store.settings import Settings
 
@@ -85,6 +86,28 @@ def calls(args: argparse.Namespace) -> int:
     return 0
 
 
+SETTINGS = {
+    "sip_realm": "digest realm (changing it needs every SIP password again)",
+    "sip_digest_algorithms": "challenged digest algorithms, e.g. MD5 or SHA-256,MD5",
+}
+
+
+def config_set(args: argparse.Namespace) -> int:
+    if args.key not in SETTINGS:
+        raise ValidationError(f"unknown setting {args.key}; known: {', '.join(SETTINGS)}")
+    settings = Settings(Path(args.data))
+    settings.set(args.key, args.value)
+    print(f"{args.key} = {args.value} (restart the daemon to apply)")
+    return 0
+
+
+def config_show(args: argparse.Namespace) -> int:
+    settings = Settings(Path(args.data))
+    for key, help_text in SETTINGS.items():
+        print(f"{key} = {settings.get(key, '(default)')}    # {help_text}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     ext = sub.add_parser("ext", help="extensions (SIP accounts)").add_subparsers(dest="action", required=True)
     p = ext.add_parser("add", help="add an extension")
@@ -108,9 +131,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.set_defaults(func=token_revoke)
 
+    cfg = sub.add_parser("config", help="appliance settings").add_subparsers(dest="action", required=True)
+    cfg.add_parser("show", help="show settings").set_defaults(func=config_show)
+    p = cfg.add_parser("set", help="change a setting")
+    p.add_argument("key")
+    p.add_argument("value")
+    p.set_defaults(func=config_set)
+
     p = sub.add_parser("calls", help="call records, newest first")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=calls)
-    for parser in [*ext.choices.values(), *tok.choices.values(), p]:
+    for parser in [*ext.choices.values(), *tok.choices.values(), *cfg.choices.values(), p]:
         add_data_option(parser)

@@ -51,12 +51,19 @@ def parse_authorization(value: str) -> dict[str, str]:
 class DigestAuth:
     def __init__(self, realm: str, credentials: Credentials, *, nonce_ttl: float = 300.0,
                  clock: Callable[[], float] = time.time,
-                 algorithms: tuple[str, ...] = ("MD5", "SHA-256")) -> None:
+                 algorithms: tuple[str, ...] = ("MD5",)) -> None:
         self.realm = realm
         self.credentials = credentials
         self.nonce_ttl = nonce_ttl
         self.clock = clock
+        # Offered in challenges, in order. Older phones (baresip 1.0's libre, many desk
+        # phones) give up on a challenge list with an algorithm they lack, so MD5 alone
+        # is the default, as in Asterisk/FreePBX; SHA-256 answers are always accepted.
+        unknown = [a for a in algorithms if a not in ALGORITHMS]
+        if unknown or not algorithms:
+            raise ValueError(f"digest algorithms must be among {list(ALGORITHMS)}: {algorithms}")
         self.algorithms = algorithms
+        self.accepted = set(algorithms) | {"SHA-256"}
         self._secret = secrets.token_bytes(32)
         self._counts: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
@@ -98,7 +105,7 @@ class DigestAuth:
             algorithm = "SHA-256"
         needed = ("username", "realm", "nonce", "uri", "response", "cnonce", "nc")
         if (any(k not in p for k in needed) or p.get("qop") != "auth"
-                or algorithm not in self.algorithms or p["realm"] != self.realm):
+                or algorithm not in self.accepted or p["realm"] != self.realm):
             return AuthResult(Verdict.FAILED, user)
         age = self._nonce_age(p["nonce"])
         if age is None or age < -5:

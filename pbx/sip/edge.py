@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from typing import Callable
 
-from pbx.errors import PbxError, SipParseError
+from pbx.errors import ConfigError, PbxError, SipParseError
 from pbx.events import EventBus
 from pbx.sip import replies
 from pbx.sip.digest import Credentials, DigestAuth, Verdict
@@ -41,14 +41,17 @@ class SipEdge:
     def __init__(self, host: str, port: int, *, core_addr: tuple[str, int],
                  credentials: Credentials, realm: str = "pbx", bus: EventBus | None = None,
                  clock: Callable[[], float] = time.time, advertised_host: str | None = None,
-                 guard: Guard | None = None) -> None:
+                 guard: Guard | None = None, digest_algorithms: tuple[str, ...] = ("MD5",)) -> None:
         self.host, self.port = host, port
         wildcard = host in ("", "0.0.0.0", "::")
         self.core_addr = core_addr
         self.core_side_host = "127.0.0.1" if wildcard else host
         self.advertised_host = advertised_host or (primary_address() if wildcard else host)
         self.registrar = Registrar(bus=bus, clock=clock)
-        self.auth = DigestAuth(realm, credentials, clock=clock)
+        try:
+            self.auth = DigestAuth(realm, credentials, clock=clock, algorithms=digest_algorithms)
+        except ValueError as exc:
+            raise ConfigError("settings", "sip_digest_algorithms", str(exc)) from None
         self.guard = guard or Guard()
         self.stats: Counter[str] = Counter()
         self._udp: asyncio.DatagramTransport | None = None

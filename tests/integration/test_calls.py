@@ -3,7 +3,6 @@ answer, audio both ways through the conference bridge, BYE from either side, the
 call record written, and the refusals (404, 480, 486)."""
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
@@ -46,16 +45,6 @@ def call(pbx: Daemon, tmp: Path, *, byefrom: str, hold_ms: int = 2500):
     return a, b
 
 
-def last_record(pbx: Daemon, count: int = 1) -> dict:
-    """The newest call record, once there are `count` of them (they land ~0.5 s late)."""
-    for _ in range(50):
-        records = json.loads(pbx.pbx("calls", "--json").stdout)
-        if len(records) >= count:
-            return records[0]
-        time.sleep(0.2)
-    raise AssertionError(f"fewer than {count} call records")
-
-
 @pytest.mark.parametrize("byefrom", ["caller", "callee"])
 def test_call_with_audio_both_ways(pbx: Daemon, tmp_path: Path, byefrom: str) -> None:
     a, b = call(pbx, tmp_path, byefrom=byefrom)
@@ -64,7 +53,7 @@ def test_call_with_audio_both_ways(pbx: Daemon, tmp_path: Path, byefrom: str) ->
     assert tone_level(a.audio(), 1300) > 0.3, "caller did not hear the callee's tone"
     assert tone_level(b.audio(), 700) > 0.3, "callee did not hear the caller's tone"
     assert tone_level(a.audio(), 700) < 0.05, "caller hears itself"
-    record = last_record(pbx)
+    record = pbx.last_call()
     assert (record["caller"], record["callee"], record["disposition"]) == ("101", "102", "answered")
     assert 1.5 < record["duration"] < 6, record
     legs = record["details"]["legs"]
@@ -86,9 +75,9 @@ def refused(pbx: Daemon, tmp: Path, number: str) -> str:
 
 def test_unknown_unregistered_and_busy(pbx: Daemon, tmp_path: Path) -> None:
     assert refused(pbx, tmp_path, "555") == "404"
-    assert last_record(pbx)["disposition"] == "unknown_number"
+    assert pbx.last_call()["disposition"] == "unknown_number"
     assert refused(pbx, tmp_path, BOB[0]) == "480"  # Bob exists but has no phone registered
-    assert last_record(pbx, 2)["disposition"] == "unavailable"
+    assert pbx.last_call(2)["disposition"] == "unavailable"
 
 
 def test_no_answer_after_ring_timeout(pbx: Daemon, tmp_path: Path) -> None:
@@ -104,4 +93,4 @@ def test_no_answer_after_ring_timeout(pbx: Daemon, tmp_path: Path) -> None:
     assert 3.5 < time.monotonic() - started < 15
     ringing = sipp.finish(phone, timeout=30)
     assert ringing.successful == 1, ringing.explain()
-    assert last_record(pbx)["disposition"] == "no_answer"
+    assert pbx.last_call()["disposition"] == "no_answer"

@@ -2,7 +2,6 @@
 other; each hears the other's tone; the call record says answered."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -16,8 +15,9 @@ def test_baresip_registers_and_completes_a_call(pbx: Daemon, tmp_path: Path) -> 
     alice = Baresip(tmp_path / "alice", *ALICE, pbx.sip, tone_hz=700)
     bob = Baresip(tmp_path / "bob", *BOB, pbx.sip, tone_hz=1300, auto_answer=True)
     try:
-        alice.wait_event("REGISTER_OK")
-        bob.wait_event("REGISTER_OK")
+        alice.wait_registered()
+        bob.wait_registered()
+        assert {r["ext"] for r in pbx.registrations()} == {ALICE[0], BOB[0]}
         alice.command("dial", BOB[0])
         alice.wait_event("CALL_ESTABLISHED")
         bob.wait_event("CALL_ESTABLISHED")
@@ -30,6 +30,6 @@ def test_baresip_registers_and_completes_a_call(pbx: Daemon, tmp_path: Path) -> 
         bob.stop()
     assert tone_level(alice.heard()[4000:], 1300) > 0.3, "Alice did not hear Bob"
     assert tone_level(bob.heard()[4000:], 700) > 0.3, "Bob did not hear Alice"
-    records = json.loads(pbx.pbx("calls", "--json").stdout)
-    assert records and records[0]["disposition"] == "answered"
-    assert (records[0]["caller"], records[0]["callee"]) == (ALICE[0], BOB[0])
+    record = pbx.last_call()
+    assert record["disposition"] == "answered"
+    assert (record["caller"], record["callee"]) == (ALICE[0], BOB[0])

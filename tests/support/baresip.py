@@ -42,7 +42,7 @@ class Baresip:
         sip_port = free_port()
         write_tone(home / "mic.wav", tone_hz)
         (home / "config").write_text("\n".join([
-            "poll_method epoll", "net_interface lo", f"sip_listen 127.0.0.1:{sip_port}",
+            "poll_method epoll", "net_interface 127.0.0.1", f"sip_listen 127.0.0.1:{sip_port}",
             f"audio_source aufile,{home / 'mic.wav'}", "audio_alert aufile,/dev/null",
             f"module_path {MODULES}", "module g711.so", "module aufile.so", "module sndfile.so",
             "module_app account.so", "module_app menu.so", "module_app ctrl_tcp.so",
@@ -91,6 +91,16 @@ class Baresip:
                     self.events.append(msg)
         raise AssertionError(f"no {kind} event; got {self.events}; log:\n"
                              + (self.home / "baresip.log").read_text()[-2000:])
+
+    def wait_registered(self, timeout: float = 15) -> None:
+        """Registration may finish before ctrl_tcp is connected, so read the log."""
+        deadline = time.monotonic() + timeout
+        log = self.home / "baresip.log"
+        while time.monotonic() < deadline:
+            if "200 OK (" in log.read_text():
+                return
+            time.sleep(0.1)
+        raise AssertionError("baresip did not register:\n" + log.read_text()[-2000:])
 
     def heard(self) -> np.ndarray:
         files = sorted(self.rec.glob("*-dec.wav"))

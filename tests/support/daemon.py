@@ -2,6 +2,7 @@
 benchmarks, and drive its CLI against the same data directory."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -86,6 +87,26 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+    def last_call(self, count: int = 1) -> dict:
+        """The newest call record once there are `count` (they land ~0.5 s after hang-up)."""
+        for _ in range(50):
+            records = json.loads(self.pbx("calls", "--json").stdout)
+            if len(records) >= count:
+                return records[0]
+            time.sleep(0.2)
+        raise AssertionError(f"fewer than {count} call records")
+
+    def registrations(self) -> list[dict]:
+        """What the edge's registrar holds, read through the REST bridge."""
+        import urllib.request
+
+        if not hasattr(self, "_token"):
+            self._token = self.pbx("token", "create", "tests").stdout.split()[0]
+        req = urllib.request.Request(f"{self.url}/api/v1/registrations",
+                                     headers={"Authorization": f"Bearer {self._token}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
 
     def log(self) -> str:
         return "".join(self.output)
