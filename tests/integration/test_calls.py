@@ -3,6 +3,7 @@ answer, audio both ways through the conference bridge, BYE from either side, the
 call record written, and the refusals (404, 480, 486)."""
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -94,3 +95,37 @@ def test_no_answer_after_ring_timeout(pbx: Daemon, tmp_path: Path) -> None:
     ringing = sipp.finish(phone, timeout=30)
     assert ringing.successful == 1, ringing.explain()
     assert pbx.last_call()["disposition"] == "no_answer"
+
+
+def test_busy_when_the_callee_is_in_a_call(pbx: Daemon, tmp_path: Path) -> None:
+    carol = ("103", "Carol-secret-7")
+    pbx.pbx("ext", "add", carol[0], "--name", "Carol", "--password", carol[1])
+    callee_port = free_port()
+    register(pbx, tmp_path, BOB, callee_port)
+    a, b = RtpEndpoint(700).start(), RtpEndpoint(1300).start()
+    uas = sipp.start(sipp.sipp_args(
+        "uas_call.xml", pbx.sip, csv=sipp.users_csv(tmp_path / "uas.csv", [BOB]),
+        local_port=callee_port, params={"RTPPORT": str(b.port)}), tmp_path)
+    time.sleep(0.3)
+    uac = sipp.start(sipp.sipp_args(
+        "uac_call.xml", pbx.sip, csv=sipp.users_csv(tmp_path / "uac.csv", [(*ALICE, BOB[0])]),
+        local_port=free_port(), params={"RTPPORT": str(a.port)}, flags={"caller_hangs_up"},
+        extra=["-d", "4000"]), tmp_path)
+    try:
+        deadline = time.monotonic() + 10
+        while b.packets_in < 10 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        port = free_port()
+        csv = sipp.users_csv(tmp_path / "carol.csv", [carol])
+        res = sipp.run(sipp.sipp_args("uac_reject.xml", pbx.sip, csv=csv, local_port=port,
+                                      service=BOB[0], extra=["-trace_msg"]), tmp_path)
+        trace = "".join(p.read_text() for p in tmp_path.glob("uac_reject*_messages.log"))
+        assert res.returncode == 0 and re.findall(r"^SIP/2\.0 (486) ", trace, re.MULTILINE), res.explain()
+        assert sipp.finish(uac, 30).successful == 1
+        assert sipp.finish(uas, 30).successful == 1
+    finally:
+        a.stop()
+        b.stop()
+    pbx.last_call(2)
+    dispositions = sorted(r["disposition"] for r in json.loads(pbx.pbx("calls", "--json").stdout))
+    assert dispositions == ["answered", "busy"]
