@@ -113,6 +113,8 @@ class Documents:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 self.db.clear_cache()
+                for table in self.db._tables.values():
+                    table._next_id = None  # another process may have inserted since
                 yield self.db
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)

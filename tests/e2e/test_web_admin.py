@@ -1,0 +1,81 @@
+"""The owner's first visit in a real browser (Debian's headless chromium) against the
+real daemon: one-time password, forced change, add an extension, see its phone
+register on the dashboard, delete it, log out."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+from tests.support.daemon import Daemon
+from tests.support.rawsip import Phone
+
+SCREENSHOTS = Path(os.environ.get("PBX_SCREENSHOTS", tempfile.gettempdir()))
+
+
+@pytest.fixture
+def browser():
+    opts = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--window-size=1200,900",
+                 f"--user-data-dir={tempfile.mkdtemp(prefix='pbx-chromium-')}"):
+        opts.add_argument(flag)
+    opts.binary_location = "/usr/bin/chromium"
+    driver = webdriver.Chrome(options=opts, service=Service("/usr/bin/chromedriver"))
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def fill(driver, **fields: str) -> None:
+    for name, value in fields.items():
+        box = driver.find_element(By.NAME, name)
+        box.clear()
+        box.send_keys(value)
+
+
+def test_owner_first_visit(browser, tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path / "data").start()
+    try:
+        browser.get(daemon.url + "/")
+        assert "/login" in browser.current_url
+        fill(browser, password="not-the-password")
+        browser.find_element(By.ID, "login").click()
+        assert "Wrong user name or password" in browser.page_source
+        fill(browser, password=daemon.first_password)
+        browser.find_element(By.ID, "login").click()
+        assert "Choose your own password" in browser.page_source
+        fill(browser, new="Owner-chosen-pass", again="Owner-chosen-pass")
+        browser.find_element(By.ID, "change").click()
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Dashboard"
+
+        browser.find_element(By.LINK_TEXT, "Extensions").click()
+        fill(browser, number="105", name="Eve", password="weak")
+        browser.find_element(By.ID, "add").click()
+        assert "at least 10 characters" in browser.page_source
+        fill(browser, number="105", name="Eve", password="Eve-desk-phone-9")
+        browser.find_element(By.ID, "add").click()
+        assert "Extension 105 added" in browser.page_source
+        assert "Eve" in browser.find_element(By.ID, "extensions").text
+
+        phone = Phone(daemon.sip_port)
+        assert phone.register("105", "Eve-desk-phone-9").startswith(b"SIP/2.0 200 OK")
+        browser.find_element(By.LINK_TEXT, "Dashboard").click()
+        assert "105" in browser.find_element(By.ID, "registrations").text
+        browser.save_screenshot(str(SCREENSHOTS / "pbx-dashboard.png"))
+
+        browser.find_element(By.LINK_TEXT, "Extensions").click()
+        browser.find_element(By.ID, "delete-105").click()
+        assert "Extension 105 deleted" in browser.page_source
+        browser.find_element(By.ID, "logout").click()
+        assert "/login" in browser.current_url
+        browser.get(daemon.url + "/extensions")
+        assert "/login" in browser.current_url
+    finally:
+        assert daemon.stop() == 0

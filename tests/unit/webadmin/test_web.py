@@ -1,0 +1,101 @@
+"""The web admin with Flask's test client: login required, CSRF on forms, the forced
+password change, brute-force limit, extensions via form and REST with bearer tokens."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from pbx.services import open_services
+from webadmin.app import create_app
+
+
+@pytest.fixture
+def setup(tmp_path: Path):
+    services = open_services(tmp_path)
+    password = services.admin.ensure_admin()
+    app = create_app(services, secret_key=b"k" * 32)
+    yield app, services, password
+    services.close()
+
+
+def csrf(client: FlaskClient, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def login(client: FlaskClient, password: str) -> None:
+    token = csrf(client, "/login")
+    resp = client.post("/login", data={"user": "admin", "password": password, "csrf_token": token})
+    assert resp.status_code == 302
+
+
+def test_pages_need_login_and_forms_need_csrf(setup) -> None:
+    app, services, password = setup
+    client = app.test_client()
+    assert client.get("/").status_code == 302 and "/login" in client.get("/").location
+    assert client.post("/login", data={"user": "admin", "password": password}).status_code == 400
+    login(client, password)
+    # The one-time password must be replaced before anything else.
+    assert client.get("/").location.endswith("/password")
+    token = csrf(client, "/password")
+    client.post("/password", data={"new": "Owner-chosen-pass", "again": "Owner-chosen-pass",
+                                   "csrf_token": token})
+    assert client.get("/").status_code == 200
+    assert services.admin.check("admin", "Owner-chosen-pass")
+    assert not services.admin.check("admin", password)
+
+
+def test_wrong_password_and_brute_force_limit(setup) -> None:
+    app, _, password = setup
+    client = app.test_client()
+    codes = []
+    for i in range(12):
+        token = csrf(client, "/login")
+        codes.append(client.post("/login", data={"user": "admin", "password": f"guess{i}",
+                                                 "csrf_token": token}).status_code)
+    assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
+
+
+def test_extensions_by_form(setup) -> None:
+    app, services, password = setup
+    services.admin.set_password("admin", "Owner-chosen-pass")
+    client = app.test_client()
+    login(client, "Owner-chosen-pass")
+    token = csrf(client, "/extensions")
+    page = client.post("/extensions", data={"number": "101", "name": "Alice", "password": "short",
+                                            "csrf_token": token}).get_data(as_text=True)
+    assert "at least 10 characters" in page
+    client.post("/extensions", data={"number": "101", "name": "Alice",
+                                     "password": "amber-Falcon-42", "csrf_token": token})
+    assert [e.number for e in services.extensions.list()] == ["101"]
+    assert client.post("/extensions/101/delete").status_code == 400  # no CSRF token
+    client.post("/extensions/101/delete", data={"csrf_token": token})
+    assert services.extensions.list() == []
+
+
+def test_rest_bridge_with_bearer_tokens(setup) -> None:
+    app, services, _ = setup
+    client = app.test_client()
+    assert client.get("/api/v1/extensions").status_code == 401
+    assert client.get("/api/v1/extensions", headers={"Authorization": "Bearer nope"}).status_code == 401
+    auth = {"Authorization": "Bearer " + services.tokens.create("crm")}
+    resp = client.post("/api/v1/extensions", json={"number": "102", "name": "Bob",
+                                                   "password": "quiet-Harbor-77"}, headers=auth)
+    assert resp.status_code == 201 and "password" not in resp.get_json()
+    resp = client.post("/api/v1/extensions", json={"number": "102", "name": "Bob",
+                                                   "password": "quiet-Harbor-77"}, headers=auth)
+    assert resp.status_code == 409 and resp.get_json()["error_id"] == "conflict"
+    resp = client.post("/api/v1/extensions", json={"number": "103", "name": "C", "password": ""},
+                       headers=auth)
+    assert resp.status_code == 400 and "empty" in resp.get_json()["message"]
+    assert [e["number"] for e in client.get("/api/v1/extensions", headers=auth).get_json()] == ["102"]
+    assert client.delete("/api/v1/extensions/102", headers=auth).status_code == 204
+    assert client.delete("/api/v1/extensions/102", headers=auth).status_code == 404
+    assert client.get("/api/v1/calls?limit=x", headers=auth).status_code == 400
+    assert client.get("/api/v1/calls", headers=auth).get_json() == []
+    services.tokens.revoke("crm")
+    assert client.get("/api/v1/calls", headers=auth).status_code == 401
+    assert b"openapi: 3" in client.get("/api/v1/openapi.yaml").data
