@@ -67,7 +67,9 @@ class Registrar:
                     if b.expires_at > now]
 
     def count(self) -> int:
-        return len(self.snapshot())
+        """Bindings held (expired ones included until their next refresh): cheap, for LEDs."""
+        with self._lock:
+            return sum(len(b) for b in self._bindings.values())
 
     def register(self, req: SipRequest, user: str, transport: str,
                  source: tuple[str, int]) -> list[Binding]:

@@ -90,6 +90,23 @@ class ExtensionStore:
         return ext.ha1_sha256 if algorithm == "SHA-256" else ext.ha1_md5
 
     def add(self, number: str, name: str, password: str) -> Extension:
+        return self.add_many([(number, name, password)])[0]
+
+    def add_many(self, rows: list[tuple[str, str, str]]) -> list[Extension]:
+        """Validate all, then one write (an import of hundreds must not rewrite the file
+        hundreds of times)."""
+        exts = [self._new(*row) for row in rows]
+        numbers = [e.number for e in exts]
+        if len(set(numbers)) != len(numbers):
+            raise Conflict("the same extension number appears twice")
+        with self.docs.writing() as db:
+            taken = {r["number"] for r in db.all()} & set(numbers)
+            if taken:
+                raise Conflict(f"extension {sorted(taken)[0]} already exists")
+            db.insert_multiple(asdict(e) for e in exts)
+        return exts
+
+    def _new(self, number: str, name: str, password: str) -> Extension:
         number, name = number.strip(), name.strip()
         if not NUMBER.match(number):
             raise ValidationError("extension number must be 2 to 6 digits", details={"field": "number"})
@@ -98,13 +115,8 @@ class ExtensionStore:
         problem = password_problem(number, password)
         if problem:
             raise ValidationError(problem, details={"field": "password"})
-        ext = Extension(number, name, ha1(number, self.realm, password, "MD5"),
-                        ha1(number, self.realm, password, "SHA-256"), self.realm, time.time())
-        with self.docs.writing() as db:
-            if db.search(Query().number == number):
-                raise Conflict(f"extension {number} already exists")
-            db.insert(asdict(ext))
-        return ext
+        return Extension(number, name, ha1(number, self.realm, password, "MD5"),
+                         ha1(number, self.realm, password, "SHA-256"), self.realm, time.time())
 
     def delete(self, number: str) -> None:
         with self.docs.writing() as db:

@@ -75,9 +75,8 @@ class Bench:
         self.callers = [(str(2000 + i), f"caller-Pass-{i:04d}x") for i in range(pairs)]
         self.callees = [(str(3000 + i), f"callee-Pass-{i:04d}y") for i in range(pairs)]
         self.daemon = Daemon(work / "data", ring_timeout=30)
-        store = ExtensionStore(self.daemon.data_dir, "pbx")
-        for number, password in self.callers + self.callees:
-            store.add(number, f"Bench {number}", password)
+        ExtensionStore(self.daemon.data_dir, "pbx").add_many(
+            [(n, f"Bench {n}", p) for n, p in self.callers + self.callees])
         self.uas_port, self.uas_media = free_port(), free_port()
         self.uac_port, self.uac_media = free_port(), free_port()
 
