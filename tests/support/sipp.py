@@ -32,17 +32,18 @@ def users_csv(path: Path, users: list[tuple[str, ...]], mode: str = "SEQUENTIAL"
 
 def scenario_file(name: str, workdir: Path, params: dict[str, str], flags: set[str]) -> Path:
     """Fill a scenario template: @KEY@ becomes params[KEY] (SIPp takes no variable in
-    play_pcap_audio or SDP ports); a line ending in <!--if:FLAG--> stays only with FLAG.
-    A pcap of "none" drops the line that would play it."""
+    play_pcap_audio, rtp_stream or SDP ports), and a line naming a key not given is left
+    out (no RTP from SIPp); a line ending in <!--if:FLAG--> stays only with FLAG."""
     out = []
     for line in (SCENARIOS / name).read_text().splitlines(keepends=True):
         flag = re.search(r"<!--if:(\w+)-->", line)
         if flag and flag.group(1) not in flags:
             continue
-        if "@PCAP@" in line and params.get("PCAP", "none") == "none":
+        keys = re.findall(r"@([A-Z]+)@", line)
+        if any(key not in params for key in keys):
             continue
-        for key, value in params.items():
-            line = line.replace(f"@{key}@", value)
+        for key in keys:
+            line = line.replace(f"@{key}@", params[key])
         out.append(line)
     text = "".join(out)
     path = workdir / f"{Path(name).stem}-{hashlib.sha1(text.encode()).hexdigest()[:8]}.xml"
