@@ -25,7 +25,8 @@ trap 'echo "pjsua2 build FAILED at step: ${current_step:-start} (log: ${log:-non
 
 pyver=$("$py" -c 'import sys; print("%d%d" % sys.version_info[:2])')
 source_id=${PJPROJECT_SHA256:-debian-sid-asterisk}
-key=$( (echo "$source_id"; echo "$pyver"; echo "${configure_flags[*]}"; cat "$config_site"; cat "$0") | sha256sum | cut -c1-16)
+build_revision=1  # bump when a change to this script must rebuild cached wheels
+key=$( (echo "$source_id"; echo "$pyver"; echo "${configure_flags[*]}"; cat "$config_site"; echo "$build_revision") | sha256sum | cut -c1-16)
 out="$cache_root/pjsua2/$key"
 wheel=$(ls "$out"/pjsua2-*.whl 2>/dev/null | head -1 || true)
 if [ -n "$wheel" ]; then echo "$wheel"; exit 0; fi
@@ -39,8 +40,11 @@ step "install build dependencies (apt-get)"
 missing=()
 for p in "${build_deps[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update >>"$log" 2>&1 || true
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >>"$log" 2>&1
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends "${missing[@]}" >>"$log" 2>&1 || {
+    apt-get update >>"$log" 2>&1
+    apt-get install -y --no-install-recommends "${missing[@]}" >>"$log" 2>&1
+  }
 fi
 
 cd "$work"

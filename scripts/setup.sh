@@ -12,11 +12,12 @@ apt_install() {
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "==> setup: apt-get install ${missing[*]}" >&2
-  if [ ! -f /var/lib/apt/periodic/pbx-updated ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  # A fresh machine's package lists may be empty or stale: update once, then retry.
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
     apt-get update -q >/dev/null
-    mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/pbx-updated
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  }
 }
 
 if [ "${1:-}" = "--test" ]; then
