@@ -7,17 +7,17 @@ import secrets
 import time
 from pathlib import Path
 
+from hardware.gpio.leds import StatusLeds
+from pbx import systemd
 from pbx.calls.b2bua import B2bua
 from pbx.config import RunConfig
 from pbx.core import Core
 from pbx.events import EventBus
 from pbx.leds import LedController
-from hardware.gpio.leds import StatusLeds
 from pbx.media.engine import MediaEngine
 from pbx.services import Services, open_services
 from pbx.sip.edge import SipEdge
 from pbx.store.settings import Settings
-from pbx import systemd
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,7 @@ import functools
 import time
 from typing import Any, Callable
 
-from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
-                   url_for)
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
 from pbx.errors import PbxError
 from pbx.services import Services

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -112,7 +111,7 @@ class Bench:
             extra=["-mp", str(self.uas_media), "-rtp_echo", "-d", str(hold_ms)],
             timeout_s=hold_ms // 1000 + 120), self.work)
         time.sleep(0.5)
-        rows = [(*c, callee[0]) for c, callee in zip(self.callers, self.callees)]
+        rows = [(*c, callee[0]) for c, callee in zip(self.callers, self.callees, strict=True)]
         started = time.monotonic()
         uac = sipp.run(sipp.sipp_args(
             "uac_call.xml", self.daemon.sip, csv=sipp.users_csv(self.work / "c.csv", rows),

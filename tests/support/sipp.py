@@ -19,7 +19,8 @@ class SippResult:
     failed: int
 
     def explain(self) -> str:
-        return f"rc={self.returncode} ok={self.successful} failed={self.failed}\n{self.stderr[-3000:]}\n{self.stdout[-3000:]}"
+        return (f"rc={self.returncode} ok={self.successful} failed={self.failed}\n"
+                f"{self.stderr[-3000:]}\n{self.stdout[-3000:]}")
 
 
 def users_csv(path: Path, users: list[tuple[str, ...]], mode: str = "SEQUENTIAL") -> Path:
