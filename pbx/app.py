@@ -105,8 +105,10 @@ class Appliance:
             port = self.web.port
         return f"http://{host}:{port}"
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop everything; False if the media engine did not shut down in time."""
         systemd.notify("STOPPING=1")
+        clean = True
         if self.web is not None:
             self.web.stop()
         if self.core is not None and self.b2bua is not None:
@@ -117,9 +119,11 @@ class Appliance:
                 log.exception("hanging up calls at shutdown failed")
         if self.edge is not None:
             self.edge.stop()
-        if self.core is not None:
-            self.core.stop()
+        if self.core is not None and not self.core.stop():
+            log.error("the media engine did not stop in time")
+            clean = False
         if self.services is not None:
             self.services.close()
         if self.leds is not None:
             self.leds.close()
+        return clean

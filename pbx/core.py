@@ -94,10 +94,13 @@ class Core:
         if self._start_error is not None:
             raise PbxError(f"media engine failed to start: {self._start_error}") from self._start_error
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the loop and wait for the engine's teardown; False if it did not finish."""
         self._running.clear()
         if self._thread is not None:
             self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
 
     def _run(self) -> None:
         try:

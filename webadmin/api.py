@@ -59,6 +59,11 @@ def list_registrations():  # type: ignore[no-untyped-def]
     return jsonify(services().registrations())
 
 
+@bp.get("/calls/active")
+def active_calls():  # type: ignore[no-untyped-def]
+    return jsonify(services().active_calls())
+
+
 @bp.get("/calls")
 def list_calls():  # type: ignore[no-untyped-def]
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -41,7 +42,12 @@ def run(args: argparse.Namespace) -> int:
         while not stop.wait(0.5):
             pass
     finally:
-        appliance.stop()
+        clean = appliance.stop()
+    if not clean:
+        # The core thread is still inside pjsua2: letting the interpreter tear down now
+        # would free its objects under it. Leave at once; systemd restarts us.
+        print("PBX stopped uncleanly: media engine stuck", file=sys.stderr, flush=True)
+        os._exit(70)
     print("PBX stopped.", flush=True)
     return 0
 

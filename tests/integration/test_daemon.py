@@ -84,3 +84,39 @@ def test_sigterm_during_a_call_hangs_up_and_exits_cleanly(pbx: Daemon, tmp_path:
     record = Daemon(pbx.data_dir).last_call()
     assert record["disposition"] == "answered"
     assert os.path.exists(pbx.data_dir / "calls.sqlite")
+
+
+def test_sigterm_with_calls_ringing_and_abandoned_exits_cleanly(pbx: Daemon, tmp_path: Path) -> None:
+    """Phones that vanish mid-call (SIPp killed) and a call still ringing at shutdown:
+    the daemon still hangs everything up and exits 0 without a pjsua2 assertion."""
+    ring_port, talk_port = free_port(), free_port()
+    carol = ("103", "Carol-secret-7")
+    pbx.pbx("ext", "add", carol[0], "--name", "Carol", "--password", carol[1])
+    for user, port in ((BOB, ring_port), (carol, talk_port)):
+        csv = sipp.users_csv(tmp_path / f"r{user[0]}.csv", [user])
+        assert sipp.run(sipp.sipp_args("call_register.xml", pbx.sip, csv=csv, local_port=port),
+                        tmp_path).successful == 1
+    ringing = sipp.start(sipp.sipp_args("uas_ring.xml", pbx.sip, csv=tmp_path / "r102.csv",
+                                        local_port=ring_port), tmp_path)
+    b = RtpEndpoint(1300).start()
+    talking = sipp.start(sipp.sipp_args("uas_call.xml", pbx.sip, csv=tmp_path / "r103.csv",
+                                        local_port=talk_port, params={"RTPPORT": str(b.port)}), tmp_path)
+    time.sleep(0.3)
+    callers = [sipp.start(sipp.sipp_args(
+        "uac_call.xml", pbx.sip, csv=sipp.users_csv(tmp_path / f"c{n}.csv", [(*ALICE, n)]),
+        local_port=free_port(), params={"RTPPORT": str(free_port())}), tmp_path)
+        for n in (BOB[0], carol[0])]
+    try:
+        deadline = time.monotonic() + 10
+        while b.packets_in < 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        callers[1].kill()  # the talking caller's phone dies without a BYE
+        talking.kill()
+        time.sleep(0.5)
+        assert pbx.stop(signal.SIGTERM) == 0
+        assert "Assertion" not in pbx.log()
+    finally:
+        b.stop()
+        for proc in (*callers, ringing, talking):
+            if proc.poll() is None:
+                proc.kill()
