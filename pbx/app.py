@@ -81,6 +81,7 @@ class Appliance:
 
         services.registrations = self.edge.registrar.snapshot
         services.active_calls = self.active_calls
+        services.status = self.status
         self._start_web(services)
         self.bus.publish("ready")
         systemd.notify("READY=1")
@@ -92,6 +93,12 @@ class Appliance:
         app = create_app(services, secret_key=_secret_key(self.cfg.data_dir))
         self.web = WebServer(app, *self.cfg.http)
         self.web.start()
+
+    def status(self) -> dict:
+        edge = dict(self.edge.stats) if self.edge else {}
+        core = self.core.call(self.b2bua.status, timeout=2.0) if self.core and self.b2bua else {}
+        return {"edge": edge, "core": core,
+                "registrations": self.edge.registrar.count() if self.edge else 0}
 
     def active_calls(self) -> list[dict]:
         if self.core is None or self.b2bua is None:

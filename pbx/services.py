@@ -23,6 +23,7 @@ class Services:
     journal: CallJournal
     registrations: Callable[[], list[dict]] = field(default=_none)
     active_calls: Callable[[], list[dict]] = field(default=_none)
+    status: Callable[[], dict] = field(default=dict)
 
     def close(self) -> None:
         for store in (self.extensions, self.tokens, self.admin, self.journal):

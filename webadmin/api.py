@@ -59,6 +59,12 @@ def list_registrations():  # type: ignore[no-untyped-def]
     return jsonify(services().registrations())
 
 
+@bp.get("/status")
+def status():  # type: ignore[no-untyped-def]
+    """Counters of the edge and the core, for monitoring."""
+    return jsonify(services().status())
+
+
 @bp.get("/calls/active")
 def active_calls():  # type: ignore[no-untyped-def]
     return jsonify(services().active_calls())

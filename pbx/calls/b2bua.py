@@ -47,9 +47,12 @@ class Journal(Protocol):
 
 @dataclass
 class BridgedCall:
+    """One call as the owner sees it. It holds only live legs: a leg leaves it in its
+    DISCONNECTED callback, leaving its figures behind (see B2bua._release)."""
+
     caller: str
     callee: str
-    a: Leg
+    a: Leg | None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     b_legs: list[Leg] = field(default_factory=list)
     winner: Leg | None = None
@@ -60,9 +63,12 @@ class BridgedCall:
     disposition: str = ""
     timer: Timer | None = None
     bridged: bool = False
+    contacts: list[str] = field(default_factory=list)
+    b_statuses: list[int] = field(default_factory=list)
+    rtp: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def legs(self) -> list[Leg]:
-        return [self.a, *self.b_legs]
+        return [leg for leg in (self.a, *self.b_legs) if leg is not None]
 
 
 def header_value(raw: str, name: str) -> str | None:
@@ -91,9 +97,12 @@ class B2bua:
         self.clock = clock
         self.account: CoreAccount | None = None
         self.calls: dict[str, BridgedCall] = {}
-        self._dead_legs: list[Leg] = []
+        # Every live pjsua2 call object, released in its own DISCONNECTED callback.
+        # pjsua2 keeps a dead Call's id, and pjsua reuses ids: a Call object destroyed
+        # later would detach and hang up whichever new call got its id.
+        self._legs: set[Leg] = set()
         self._unrecorded: list[BridgedCall] = []
-        self.stats = {"calls": 0, "answered": 0, "rejected_sources": 0}
+        self.stats = {"calls_total": 0, "answered_total": 0, "rejected_sources": 0}
 
     # ---- setup / teardown (core thread) -------------------------------------------
     def start(self, engine: Any) -> None:
@@ -116,13 +125,31 @@ class B2bua:
                 leg.end(503 if leg.role == "a" and not call.answer else 0)
             self._finish(call)
 
+    def _release(self, leg: Leg) -> None:
+        """Drop every reference to a leg whose call is over (called in its DISCONNECTED
+        callback, where pjsua2 allows the object to go)."""
+        self._legs.discard(leg)
+        call: BridgedCall | None = leg.call
+        leg.call = None
+        if call is None:
+            return
+        if leg is call.a:
+            call.a = None
+            call.rtp["a"] = leg.rtp
+        if leg is call.winner:
+            call.winner = None
+            call.rtp["b"] = leg.rtp
+        if leg in call.b_legs:
+            call.b_legs.remove(leg)
+            call.b_statuses.append(leg.status)
+
     def destroy(self) -> None:
         """Before libDestroy: no Call or Account may outlive the library."""
         self.hangup_all()
         for call in list(self._unrecorded):
             self._record(call)
         self.calls.clear()
-        self._dead_legs.clear()
+        self._legs.clear()  # still before libDestroy: each Call hangs up and detaches
         self.core.clear_timers()
         if self.account is not None:
             self.account.shutdown()
@@ -133,23 +160,28 @@ class B2bua:
         return [{"id": c.id, "caller": c.caller, "callee": c.callee, "state": c.state.value,
                  "since": c.start} for c in self.calls.values()]
 
+    def status(self) -> dict:
+        ep = pj.Endpoint.instance()
+        return {"active_calls": len(self.calls), "conference_ports": ep.mediaActivePorts(),
+                "live_legs": len(self._legs), **self.stats}
+
     def busy(self, ext: str) -> bool:
         return any(ext in (c.caller, c.callee) for c in self.calls.values())
 
     # ---- pjsua2 callbacks -----------------------------------------------------------
     def on_incoming(self, leg: Leg, raw: str, src: str) -> None:
+        self._legs.add(leg)
         host = src.rsplit(":", 1)[0]
         caller = header_value(raw, CALLER_HEADER)
         if host != self.edge_addr[0] or not caller:
             # Only the edge, which authenticated the caller, may hand calls to the core.
             self.stats["rejected_sources"] += 1
             leg.end(403)
-            self._bury(leg)
             return
         call = BridgedCall(caller=caller, callee=request_user(raw), a=leg, start=self.clock())
         leg.call = call
         self.calls[call.id] = call
-        self.stats["calls"] += 1
+        self.stats["calls_total"] += 1
         self.bus.publish("call_started", id=call.id, caller=call.caller, callee=call.callee)
         self._route(call)
 
@@ -166,17 +198,17 @@ class B2bua:
         edge_host, edge_port = self.edge_addr
         for binding in contacts:
             leg = Leg(self, self.account, role="b", target=binding.uri)
-            leg.call = call
             op = pj.CallOpParam(True)
             op.txOption.localUri = f'"{name}" <sip:{call.caller}@{edge_host}:{edge_port}>'
             try:
                 leg.makeCall(binding.uri, op)
             except pj.Error as exc:
-                log.warning("call %s: cannot reach %s: %s", call.id, binding.uri, exc.info())
-                leg.ended = True
-                self._bury(leg)
-                continue
+                log.warning("call %s: cannot reach %s: %s", call.id, binding.uri, exc.reason)
+                continue  # no pjsua call was made: the object may simply go
+            leg.call = call
+            self._legs.add(leg)
             call.b_legs.append(leg)
+            call.contacts.append(binding.uri)
         if not call.b_legs:
             return self._reject(call, 480, "unavailable")
         call.timer = self.core.call_later(self.ring_timeout, lambda: self._ring_timeout(call))
@@ -186,24 +218,26 @@ class B2bua:
 
     def on_leg_state(self, leg: Leg, state: int, status: int) -> None:
         call: BridgedCall | None = leg.call
+        log.debug("leg %s %s: state %s status %s (call %s)", leg.role, leg.target, state, status,
+                  call.id if call else None)
+        if state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            leg.ended, leg.status = True, status
+            self._release(leg)
+            if call is not None and call.state is not CallState.ENDED:
+                self._leg_gone(call, leg)
+            return
         if call is None or call.state is CallState.ENDED:
-            if state == pj.PJSIP_INV_STATE_DISCONNECTED:
-                self._bury(leg)
             return
         if state == pj.PJSIP_INV_STATE_EARLY and leg.role == "b" and call.state is CallState.ROUTING:
             call.state = CallState.RINGING
-            call.a.respond(180)
+            if call.a is not None:
+                call.a.respond(180)
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and leg.role == "b":
             self._b_answered(call, leg)
-        elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
-            leg.ended = True
-            leg.status = status
-            self._bury(leg)
-            self._leg_gone(call, leg)
 
     def on_leg_media(self, leg: Leg) -> None:
         call: BridgedCall | None = leg.call
-        if call is None or call.winner is None or call.bridged:
+        if call is None or call.a is None or call.winner is None or call.bridged:
             return
         a_audio, b_audio = call.a.audio(), call.winner.audio()
         if a_audio is None or b_audio is None:
@@ -218,31 +252,36 @@ class B2bua:
             leg.end()  # two phones answered at once: the later one loses
             return
         call.winner = leg
+        leg.answered = True
         call.state = CallState.ANSWERED
         call.answer = self.clock()
-        self.stats["answered"] += 1
+        self.stats["answered_total"] += 1
         if call.timer:
             call.timer.cancel()
         for other in call.b_legs:
             if other is not leg:
                 other.end()
+        if call.a is None:
+            return self._leg_gone(call, leg)  # the caller gave up at that very moment
         call.a.respond(200)
         self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee)
         self.on_leg_media(leg)
 
     def _leg_gone(self, call: BridgedCall, leg: Leg) -> None:
+        """A leg has ended (and was released): what it means for the call."""
         if leg.role == "a":
             call.disposition = call.disposition or ("answered" if call.answer else "cancelled")
             for b in call.b_legs:
                 b.end()
             return self._finish(call)
-        if call.winner is leg:
+        if leg.answered:  # the phone that took the call hung up
             call.disposition = "answered"
-            call.a.end()
+            if call.a is not None:
+                call.a.end()
             return self._finish(call)
-        if call.winner is None and all(b.ended for b in call.b_legs):
-            statuses = {b.status for b in call.b_legs}
-            if 486 in statuses or 600 in statuses or 603 in statuses:
+        if call.answer is None and not call.b_legs:  # every phone refused or went away
+            statuses = set(call.b_statuses)
+            if statuses & {486, 600, 603}:
                 self._reject(call, 486, "busy")
             else:
                 self._reject(call, 480, "no_answer")
@@ -255,7 +294,8 @@ class B2bua:
 
     def _reject(self, call: BridgedCall, status: int, disposition: str) -> None:
         call.disposition = disposition
-        call.a.end(status)
+        if call.a is not None:
+            call.a.end(status)
         self._finish(call)
 
     def _finish(self, call: BridgedCall) -> None:
@@ -275,26 +315,23 @@ class B2bua:
             return
         self._unrecorded.remove(call)
         talked = (call.end or 0) - call.answer if call.answer else 0.0
-        legs = {"a": call.a.rtp, **({"b": call.winner.rtp} if call.winner else {})}
+        for key, leg in (("a", call.a), ("b", call.winner)):  # legs not yet disconnected
+            if leg is not None and key not in call.rtp:
+                call.rtp[key] = leg.rtp
         record = CallRecord(
             id=call.id, caller=call.caller, callee=call.callee, direction="internal",
             trunk=None, start=call.start, answer=call.answer, end=call.end or call.start,
             duration=round(talked, 3), disposition=call.disposition or "failed",
-            details={"legs": legs, "contacts": [b.target for b in call.b_legs]})
+            details={"legs": call.rtp, "contacts": call.contacts})
         try:
             self.journal.add(record)
         except Exception:
             log.exception("call %s: could not write the call record", call.id)
         self.bus.publish("call_ended", id=call.id, caller=call.caller, callee=call.callee,
                          disposition=record.disposition, duration=record.duration)
-        # Break call<->leg cycles so legs die by refcount here, on the core thread,
-        # never in a garbage-collector pass on some other thread.
+        # Legs still up are held by self._legs until their own DISCONNECTED callback;
+        # unlink them from the call so nothing else keeps them.
         for leg in call.legs():
             leg.call = None
+        call.a, call.winner = None, None
         call.b_legs.clear()
-        call.winner = None
-
-    def _bury(self, leg: Leg) -> None:
-        """Drop the Python object later: deleting a Call inside its own callback crashes."""
-        self._dead_legs.append(leg)
-        self.core.call_later(2.0, lambda: self._dead_legs.remove(leg) if leg in self._dead_legs else None)

@@ -1,15 +1,30 @@
 """pjsua2 subclasses: every callback is forwarded to the B2BUA on the core thread."""
 from __future__ import annotations
 
-from typing import Any, Protocol
+import contextlib
+import logging
+from typing import Any, Iterator, Protocol
 
 import pjsua2 as pj
+
+log = logging.getLogger(__name__)
 
 
 class LegOwner(Protocol):
     def on_incoming(self, leg: "Leg", raw: str, src: str) -> None: ...
     def on_leg_state(self, leg: "Leg", state: int, status: int) -> None: ...
     def on_leg_media(self, leg: "Leg") -> None: ...
+
+
+@contextlib.contextmanager
+def guarded(what: str) -> Iterator[None]:
+    """No exception may cross back into pjsua2's C++ callback: log it and go on."""
+    try:
+        yield
+    except pj.Error as exc:
+        log.error("%s: pjsua2 error %s (%s)", what, exc.reason, exc.title)
+    except Exception:
+        log.exception("%s failed", what)
 
 
 class Leg(pj.Call):
@@ -28,11 +43,13 @@ class Leg(pj.Call):
         self.rtp: dict[str, int] = {}
 
     def onCallState(self, prm: "pj.OnCallStateParam") -> None:
-        ci = self.getInfo()
-        self.owner.on_leg_state(self, ci.state, ci.lastStatusCode)
+        with guarded("call state"):
+            ci = self.getInfo()
+            self.owner.on_leg_state(self, ci.state, ci.lastStatusCode)
 
     def onCallMediaState(self, prm: "pj.OnCallMediaStateParam") -> None:
-        self.owner.on_leg_media(self)
+        with guarded("call media"):
+            self.owner.on_leg_media(self)
 
     def onStreamDestroyed(self, prm: "pj.OnStreamDestroyedParam") -> None:
         # The stream is still there during this callback: last chance for RTP counters.
@@ -79,5 +96,6 @@ class CoreAccount(pj.Account):
         self.owner = owner
 
     def onIncomingCall(self, prm: "pj.OnIncomingCallParam") -> None:
-        leg = Leg(self.owner, self, prm.callId, role="a")
-        self.owner.on_incoming(leg, prm.rdata.wholeMsg, prm.rdata.srcAddress)
+        with guarded("incoming call"):
+            leg = Leg(self.owner, self, prm.callId, role="a")
+            self.owner.on_incoming(leg, prm.rdata.wholeMsg, prm.rdata.srcAddress)

@@ -192,6 +192,8 @@ def main() -> int:
         finally:
             code = bench.daemon.stop()
         print(f"   daemon exit code {code}")
+        if code != 0:
+            print("   daemon log (tail):\n" + bench.daemon.log()[-3000:])
         bare_leg = bare_baseline(work, legs=200, hold_s=hold3, stream=stream)
         ratio = per_call / (2 * bare_leg) if bare_leg else float("inf")
         print(f"   appliance per bridged call / two bare legs = {ratio:.2f} (target <= 1.5)")

@@ -129,3 +129,31 @@ def test_busy_when_the_callee_is_in_a_call(pbx: Daemon, tmp_path: Path) -> None:
     pbx.last_call(2)
     dispositions = sorted(r["disposition"] for r in json.loads(pbx.pbx("calls", "--json").stdout))
     assert dispositions == ["answered", "busy"]
+
+
+def test_all_phones_of_the_callee_ring_and_the_first_to_answer_wins(pbx: Daemon, tmp_path: Path) -> None:
+    desk, mobile = free_port(), free_port()
+    register(pbx, tmp_path, BOB, desk)
+    register(pbx, tmp_path, BOB, mobile)
+    assert len([r for r in pbx.registrations() if r["ext"] == BOB[0]]) == 2
+    b = RtpEndpoint(1300).start()
+    a = RtpEndpoint(700).start()
+    uas_csv = sipp.users_csv(tmp_path / "uas.csv", [BOB])
+    ringing = sipp.start(sipp.sipp_args("uas_ring.xml", pbx.sip, csv=uas_csv, local_port=desk), tmp_path)
+    answering = sipp.start(sipp.sipp_args("uas_call.xml", pbx.sip, csv=uas_csv, local_port=mobile,
+                                          params={"RTPPORT": str(b.port)}), tmp_path)
+    time.sleep(0.3)
+    try:
+        uac = sipp.run(sipp.sipp_args(
+            "uac_call.xml", pbx.sip, csv=sipp.users_csv(tmp_path / "uac.csv", [(*ALICE, BOB[0])]),
+            local_port=free_port(), params={"RTPPORT": str(a.port)}, flags={"caller_hangs_up"},
+            extra=["-d", "1500"]), tmp_path)
+        assert uac.successful == 1, uac.explain() + pbx.log()[-4000:]
+        # The desk phone rang and then got a CANCEL when the mobile answered.
+        assert sipp.finish(ringing, 30).successful == 1
+        assert sipp.finish(answering, 30).successful == 1
+    finally:
+        a.stop()
+        b.stop()
+    record = pbx.last_call()
+    assert record["disposition"] == "answered" and len(record["details"]["contacts"]) == 2

@@ -75,6 +75,8 @@ def bad_inputs(t: str, port: int) -> list[tuple[str, bytes, bytes | None]]:
         ("cut in half", ("INVITE sip:x SIP/2.0\r\n" + good + "Content-Length: 400\r\n\r\nv=0\r\n").encode(),
          b"SIP/2.0 400" if t == "UDP" else None),
         ("binary garbage", bytes(range(256)) * 20, None),
+        ("60 kB header", ("OPTIONS sip:x SIP/2.0\r\n" + good + "X-Big: " + "a" * 60_000 + "\r\n\r\n").encode(),
+         b"SIP/2.0 513" if t == "UDP" else None),
     ]
 
 
