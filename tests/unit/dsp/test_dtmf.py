@@ -75,3 +75,9 @@ def test_bytes_input_and_event_times() -> None:
     events = det.feed(press("3", 0.1).astype("<i2").tobytes())
     assert [e.digit for e in events] == ["3"]
     assert 0.1 < events[0].seconds < 0.16  # confirmed ~30 ms into the press at 0.1 s
+
+
+def test_the_same_key_twice_with_a_40_ms_pause_is_two_presses() -> None:
+    pause = np.zeros(320, np.int16)
+    signal = np.concatenate([GAP, dtmf_tone("5", 0.05), pause, dtmf_tone("5", 0.05), GAP])
+    assert detect(signal) == "55"
