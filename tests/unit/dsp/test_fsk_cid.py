@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hardware.dsp.fsk_cid import (MDMF, SDMF, CallerIdInfo, ChecksumError, build_message, decode,
-                                  modulate, parse_message)
+from hardware.dsp.fsk_cid import MDMF, SDMF, CallerIdInfo, ChecksumError, build_message, decode, modulate, parse_message
 
 CALLER = CallerIdInfo(number="74951234567", name="OOO ROMASHKA", datetime="11241530")
 
