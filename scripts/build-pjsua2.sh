@@ -19,6 +19,8 @@ configure_flags=(--disable-shared --disable-sound --disable-video --with-externa
 build_deps=(swig libssl-dev uuid-dev libspeex-dev libspeexdsp-dev libgsm1-dev
   libsrtp2-dev libsamplerate0-dev dpkg-dev xz-utils build-essential python3-dev)
 py=${PYTHON:-python3}
+py=$(command -v "$py" 2>/dev/null || echo "$py")
+case "$py" in /*) ;; *) py="$PWD/$py" ;; esac  # the build cd's elsewhere
 
 step() { current_step="$1"; echo "==> pjsua2: $1" >&2; }
 trap 'echo "pjsua2 build FAILED at step: ${current_step:-start} (log: ${log:-none})" >&2' ERR

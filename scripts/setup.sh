@@ -37,7 +37,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! "$venv/bin/python" -c 'impo
   echo "==> setup: installing the project into $venv" >&2
   "$venv/bin/pip" install -q --upgrade pip >/dev/null
   "$venv/bin/pip" install -q -e '.[test]'
-  wheel=$(PYTHON="$venv/bin/python" scripts/build-pjsua2.sh)
+  wheel=$(PYTHON="$PWD/$venv/bin/python" scripts/build-pjsua2.sh)
   "$venv/bin/pip" install -q --force-reinstall --no-deps "$wheel"
   echo "$want" >"$stamp"
 fi

@@ -1,0 +1,202 @@
+"""One AT command channel per serial port: a writer that runs one command at a time
+with a timeout, and a reader thread that tells final results from unsolicited codes.
+
+Garbage (bytes that are no text, endless lines) is dropped and counted, never fatal.
+A port error ends the channel and is reported through on_closed, so the line above can
+re-open it.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+log = logging.getLogger(__name__)
+
+FINAL_OK = ("OK", "CONNECT")
+FINAL_ERROR = ("ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE")
+ERROR_PREFIX = ("+CME ERROR:", "+CMS ERROR:")
+MAX_LINE = 4096
+CTRL_Z = b"\x1a"
+
+
+class Port(Protocol):
+    def read(self, size: int = 1) -> bytes: ...
+    def write(self, data: bytes) -> int | None: ...
+    def close(self) -> None: ...
+
+
+class AtError(Exception):
+    def __init__(self, command: str, result: str) -> None:
+        super().__init__(f"{command}: {result}")
+        self.command, self.result = command, result
+
+
+class AtTimeout(AtError):
+    pass
+
+
+@dataclass
+class Response:
+    command: str
+    lines: list[str] = field(default_factory=list)
+    final: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.final in FINAL_OK
+
+    def value(self, prefix: str) -> str | None:
+        """The text after `prefix` on the first info line that has it (e.g. "+CSQ:")."""
+        for line in self.lines:
+            if line.startswith(prefix):
+                return line[len(prefix):].strip()
+        return None
+
+
+@dataclass
+class _Pending:
+    command: str
+    info_prefix: str
+    response: Response
+    done: threading.Event = field(default_factory=threading.Event)
+    prompt: threading.Event = field(default_factory=threading.Event)
+
+
+def info_prefix(command: str) -> str:
+    """AT+CSQ -> "+CSQ:", AT^SYSINFO -> "^SYSINFO:": the command's own info lines."""
+    m = re.match(r"AT([+^$][A-Z0-9]+)", command.upper())
+    return m.group(1) + ":" if m else ""
+
+
+class AtChannel:
+    def __init__(self, port: Port, on_urc: Callable[[str], None], *,
+                 is_urc: Callable[[str], bool] = lambda line: False,
+                 on_closed: Callable[[str], None] = lambda reason: None) -> None:
+        self.port = port
+        self.on_urc = on_urc
+        self.is_urc = is_urc
+        self.on_closed = on_closed
+        self.stats: Counter[str] = Counter()
+        self._lock = threading.Lock()  # one command at a time
+        self._pending: _Pending | None = None
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read_loop, name="at-reader", daemon=True)
+
+    def start(self) -> "AtChannel":
+        self._reader.start()
+        return self
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        if not self._closed.is_set():
+            self._closed.set()
+            try:
+                self.port.close()
+            except Exception:
+                pass
+
+    # ---- commands ---------------------------------------------------------------------
+    def command(self, command: str, timeout: float = 5.0, payload: bytes | None = None,
+                check: bool = True) -> Response:
+        """Send one command and wait for its final result. With payload (SMS), wait for
+        the "> " prompt, then send payload + Ctrl-Z."""
+        with self._lock:
+            if self.closed:
+                raise AtError(command, "port closed")
+            pending = _Pending(command, info_prefix(command), Response(command))
+            self._pending = pending
+            try:
+                self._write(command.encode("latin-1") + b"\r")
+                if payload is not None:
+                    if not pending.prompt.wait(timeout):
+                        raise AtTimeout(command, "no > prompt")
+                    self._write(payload + CTRL_Z)
+                if not pending.done.wait(timeout):
+                    self.stats["timeouts"] += 1
+                    raise AtTimeout(command, f"no answer in {timeout:.1f} s")
+            finally:
+                self._pending = None
+        if check and not pending.response.ok:
+            raise AtError(command, pending.response.final)
+        return pending.response
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.port.write(data)
+        except Exception as exc:
+            self._lost(f"write failed: {exc}")
+            raise AtError(data.decode("latin-1").strip(), "port lost") from exc
+
+    # ---- reader -----------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        buffer = b""
+        while not self._closed.is_set():
+            try:
+                chunk = self.port.read(256)
+            except Exception as exc:  # unplugged: SerialException / OSError
+                self._lost(f"read failed: {exc}")
+                return
+            if not chunk:
+                continue
+            buffer += chunk
+            buffer = self._take_lines(buffer)
+
+    def _take_lines(self, buffer: bytes) -> bytes:
+        while True:
+            if buffer.lstrip(b"\r\n") == b"> " and self._pending is not None:
+                self._pending.prompt.set()
+                return b""
+            m = re.search(rb"\r\n|\r|\n", buffer)
+            if m is None:
+                if len(buffer) > MAX_LINE:
+                    self.stats["garbage_dropped"] += 1
+                    return b""
+                return buffer
+            raw, buffer = buffer[:m.start()], buffer[m.end():]
+            if raw:
+                self._line(raw)
+
+    def _line(self, raw: bytes) -> None:
+        if len(raw) > MAX_LINE or sum(b < 32 and b not in (9,) for b in raw) > len(raw) // 4:
+            self.stats["garbage_dropped"] += 1
+            return
+        text = raw.decode("utf-8", errors="replace").strip()
+        if not text:
+            return
+        pending = self._pending
+        if pending is not None and text == pending.command:
+            return  # echo (before ATE0 took effect)
+        if pending is not None and self._is_final(text):
+            pending.response.final = text
+            pending.done.set()
+        elif pending is not None and pending.info_prefix and text.startswith(pending.info_prefix):
+            pending.response.lines.append(text)
+        elif self.is_urc(text) or pending is None:
+            self.stats["urcs"] += 1
+            try:
+                self.on_urc(text)
+            except Exception:
+                log.exception("URC handler failed on %r", text)
+        else:
+            pending.response.lines.append(text)
+
+    @staticmethod
+    def _is_final(text: str) -> bool:
+        return text in FINAL_OK or text in FINAL_ERROR or text.startswith(ERROR_PREFIX)
+
+    def _lost(self, reason: str) -> None:
+        if self._closed.is_set():
+            return
+        self.close()
+        pending = self._pending
+        if pending is not None:
+            pending.response.final = "port lost"
+            pending.done.set()
+        self.on_closed(reason)
