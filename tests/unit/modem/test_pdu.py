@@ -2,8 +2,17 @@
 and long messages split into parts and joined again in any order."""
 from __future__ import annotations
 
-from hardware.modem.pdu import (Deliver, Joiner, decode_address, decode_deliver, encode_submit,
-                                gsm7_septets, gsm7_text, pack7, unpack7)
+from hardware.modem.pdu import (
+    Deliver,
+    Joiner,
+    decode_address,
+    decode_deliver,
+    encode_submit,
+    gsm7_septets,
+    gsm7_text,
+    pack7,
+    unpack7,
+)
 
 
 def deliver_from_submit(sender: str, submit_hex: str) -> str:
