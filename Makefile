@@ -21,5 +21,6 @@ bench: setup test-deps
 	$(PY) tests/bench/run_all.py
 
 lint: setup
+	$(VENV)/bin/pip install -q -e ".[dev]"
 	$(VENV)/bin/ruff check pbx hardware webadmin tests
 	$(VENV)/bin/mypy pbx hardware

@@ -6,6 +6,7 @@ import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 from hardware.gpio.leds import StatusLeds
 from pbx import systemd
@@ -46,7 +47,7 @@ class Appliance:
         self.engine: MediaEngine | None = None
         self.edge: SipEdge | None = None
         self.b2bua: B2bua | None = None
-        self.web = None
+        self.web: Any = None
         self.first_password: str | None = None
         self.leds: StatusLeds | None = None
 

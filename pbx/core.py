@@ -43,7 +43,7 @@ class Core:
         pump: EventPump,
         *,
         clock: Callable[[], float] = time.monotonic,
-        heartbeat: Callable[[], None] | None = None,
+        heartbeat: Callable[[], object] | None = None,
         heartbeat_every: float = 5.0,
     ) -> None:
         self._pump = pump

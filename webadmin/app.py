@@ -28,8 +28,8 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False) 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no CSRF exposure
-    app.view_functions["pages.login"] = limiter.limit("10 per minute", methods=["POST"])(
-        app.view_functions["pages.login"])
+    app.view_functions["pages.login"] = limiter.limit(  # type: ignore[assignment]
+        "10 per minute", methods=["POST"])(app.view_functions["pages.login"])
     limiter.limit("600 per minute")(api.bp)
 
     @app.errorhandler(PbxError)

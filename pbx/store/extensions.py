@@ -5,6 +5,7 @@ password; changing the realm therefore needs the passwords again.
 """
 from __future__ import annotations
 
+import builtins
 import hashlib
 import re
 import threading
@@ -80,7 +81,7 @@ class ExtensionStore:
     def get(self, number: str) -> Extension | None:
         return self._refresh().get(number)
 
-    def list(self) -> list[Extension]:
+    def list(self) -> builtins.list[Extension]:
         return sorted(self._refresh().values(), key=lambda e: e.number)
 
     def ha1(self, user: str, realm: str, algorithm: str) -> str | None:
@@ -92,7 +93,7 @@ class ExtensionStore:
     def add(self, number: str, name: str, password: str) -> Extension:
         return self.add_many([(number, name, password)])[0]
 
-    def add_many(self, rows: list[tuple[str, str, str]]) -> list[Extension]:
+    def add_many(self, rows: builtins.list[tuple[str, str, str]]) -> builtins.list[Extension]:
         """Validate all, then one write (an import of hundreds must not rewrite the file
         hundreds of times)."""
         exts = [self._new(*row) for row in rows]
