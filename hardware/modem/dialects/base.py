@@ -1,0 +1,71 @@
+"""What every dialect provides, and the URCs all 3GPP modems share."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from hardware.modem.callerid import parse_clip
+from hardware.modem.events import (
+    CallConnected,
+    CallEnded,
+    Dtmf,
+    ModemEvent,
+    NetworkRegistration,
+    Ring,
+    Unsolicited,
+    UssdResponse,
+)
+
+# Boot banners: seeing one mid-life means the module reset and needs its init again.
+RESET_URCS = ("RDY", "+CPIN: READY", "SMS DONE", "PB DONE", "^BOOT", "START", "+QIND: PB DONE")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    init: tuple[str, ...]
+    answer: tuple[str, ...] = ("ATA",)
+    hangup: str = "AT+CHUP"
+    dial: str = "ATD{number};"
+    dtmf: str = "AT+VTS={digit}"
+    audio_on: tuple[str, ...] = ()  # after the call is connected
+    audio_off: tuple[str, ...] = ()
+    pcm: bool = False  # voice as 8 kHz 16-bit PCM on an audio port (320-byte frames)
+    connected_urcs: tuple[str, ...] = ()
+    ended_urcs: tuple[str, ...] = ("NO CARRIER", "BUSY", "NO ANSWER")
+    extra_urcs: tuple[str, ...] = field(default=())
+
+    def is_urc(self, text: str) -> bool:
+        prefixes = ("RING", "+CLIP:", "+CMTI:", "+CMT:", "+CUSD:", "+CREG:", "+DTMF:", "MISSED_CALL",
+                    *self.connected_urcs, *self.ended_urcs, *self.extra_urcs, *RESET_URCS)
+        return text.startswith(prefixes)
+
+    def parse(self, line: str, text: str) -> ModemEvent:
+        """One URC into an event (Unsolicited when nothing better fits)."""
+        if text == "RING":
+            return Ring(line)
+        if text.startswith("+CLIP:"):
+            return parse_clip(line, text) or Unsolicited(line, text)
+        if text.startswith(self.connected_urcs):
+            return CallConnected(line)
+        if text.startswith(self.ended_urcs):
+            return CallEnded(line, _end_reason(text))
+        if m := re.match(r"^\+DTMF:\s*([0-9A-D*#])", text):
+            return Dtmf(line, m.group(1))
+        if m := re.match(r'^\+CUSD:\s*(\d+)(?:\s*,\s*"([^"]*)")?', text):
+            return UssdResponse(line, m.group(2) or "", int(m.group(1)))
+        if m := re.match(r"^\+CREG:\s*(?:\d+\s*,\s*)?(\d+)\s*$", text):
+            return NetworkRegistration(line, int(m.group(1)))
+        if text.startswith(RESET_URCS):
+            return Unsolicited(line, text, {"reset": "1"})
+        return Unsolicited(line, text)
+
+
+def _end_reason(text: str) -> str:
+    if text.startswith("BUSY"):
+        return "busy"
+    if text.startswith("NO ANSWER"):
+        return "no answer"
+    if text.startswith("NO CARRIER"):
+        return "no carrier"
+    return "remote hangup"

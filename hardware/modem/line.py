@@ -1,0 +1,249 @@
+"""One phone line on a modem: opens the ports, initialises the dialect, turns URCs into
+events, and recovers by itself. A port that vanishes, a modem that stops answering or
+resets is re-opened and re-initialised with backoff; meanwhile the line is down. No
+exception reaches the caller's thread through events; operations raise AtError."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+import serial
+
+from hardware.modem.atchannel import AtChannel, AtError
+from hardware.modem.dialects import Dialect, get_dialect
+from hardware.modem.events import (
+    CallConnected,
+    CallEnded,
+    ModemDown,
+    ModemEvent,
+    ModemUp,
+    NetworkRegistration,
+    Ring,
+    SignalQuality,
+    Unsolicited,
+)
+
+log = logging.getLogger(__name__)
+FRAME_BYTES = 320
+
+
+class AudioPort:
+    """The modem's PCM port: 20 ms frames of 8 kHz 16-bit mono in and out."""
+
+    def __init__(self, url: str, on_frame: Callable[[bytes], None]) -> None:
+        self.serial = serial.serial_for_url(url, baudrate=115200, timeout=0.05)
+        self.on_frame = on_frame
+        self._running = True
+        threading.Thread(target=self._read, name="modem-audio", daemon=True).start()
+
+    def write(self, frame: bytes) -> None:
+        try:
+            self.serial.write(frame)
+        except Exception:
+            pass  # the AT side notices a lost device and tears the line down
+
+    def _read(self) -> None:
+        buffer = b""
+        while self._running:
+            try:
+                buffer += self.serial.read(FRAME_BYTES)
+            except Exception:
+                return
+            while len(buffer) >= FRAME_BYTES:
+                frame, buffer = buffer[:FRAME_BYTES], buffer[FRAME_BYTES:]
+                self.on_frame(frame)
+
+    def close(self) -> None:
+        self._running = False
+        try:
+            self.serial.close()
+        except Exception:
+            pass
+
+
+class ModemLine:
+    def __init__(self, name: str, port: str, dialect: str | Dialect, *, on_event: Callable[[ModemEvent], None],
+                 audio_port: str | None = None, on_audio: Callable[[bytes], None] | None = None,
+                 backoff: tuple[float, float] = (0.5, 30.0), keepalive: float = 15.0,
+                 poll_every: float = 60.0) -> None:
+        self.name, self.port_url, self.audio_url = name, port, audio_port
+        self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
+        self.on_event, self.on_audio = on_event, on_audio or (lambda frame: None)
+        self.backoff, self.keepalive, self.poll_every = backoff, keepalive, poll_every
+        self.state = "down"
+        self.signal: SignalQuality | None = None
+        self.operator = ""
+        self.channel: AtChannel | None = None
+        self.audio: AudioPort | None = None
+        self._stop = threading.Event()
+        self._reset_seen = threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name=f"line-{name}", daemon=True)
+
+    # ---- life cycle -------------------------------------------------------------------
+    def start(self) -> "ModemLine":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._teardown("stopped", report=False)
+
+    def _supervise(self) -> None:
+        delay = self.backoff[0]
+        while not self._stop.is_set():
+            reason = "port closed"
+            try:
+                self._open()
+                delay = self.backoff[0]
+                reason = self._watch()
+            except (AtError, OSError, serial.SerialException) as exc:
+                reason = str(exc)
+            except Exception as exc:  # a bug here must not kill the line for good
+                log.exception("line %s: unexpected failure", self.name)
+                reason = repr(exc)
+            if self._stop.is_set():
+                return
+            self._teardown(reason)
+            self._stop.wait(delay)
+            delay = min(delay * 2, self.backoff[1])
+
+    def _open(self) -> None:
+        port = serial.serial_for_url(self.port_url, baudrate=115200, timeout=0.05)
+        self._reset_seen.clear()
+        self.channel = AtChannel(port, self._urc, is_urc=self.dialect.is_urc,
+                                 on_closed=lambda reason: None).start()
+        for command in ("AT", "ATE0", *self.dialect.init):
+            self.channel.command(command, timeout=3)
+        self.state = "idle"
+        self._emit(ModemUp(self.name, self.dialect.name))
+        self._poll_network()
+
+    def _watch(self) -> str:
+        """Until the port goes, the modem freezes or resets: keep-alives and polls."""
+        last_alive = last_poll = time.monotonic()
+        while not self._stop.wait(0.2):
+            channel = self.channel
+            if channel is None or channel.closed:
+                return "port lost"
+            if self._reset_seen.is_set():
+                return "modem reset"
+            now = time.monotonic()
+            if self.state == "dialing":
+                self._check_dialing()
+            if now - last_alive >= self.keepalive:
+                channel.command("AT", timeout=3)  # a frozen modem raises AtTimeout here
+                last_alive = now
+            if now - last_poll >= self.poll_every:
+                self._poll_network()
+                last_poll = now
+        return "stopped"
+
+    def _teardown(self, reason: str, report: bool = True) -> None:
+        if self.state in ("ringing", "dialing", "active") and report:
+            self._emit(CallEnded(self.name, f"line down: {reason}"))
+        was_up = self.state != "down"
+        self.state = "down"
+        self._close_audio()
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        if was_up and report:
+            self._emit(ModemDown(self.name, reason))
+
+    # ---- operations (any thread) ------------------------------------------------------
+    def _command(self, command: str, timeout: float = 5.0) -> Any:
+        channel = self.channel
+        if channel is None or self.state == "down":
+            raise AtError(command, f"line {self.name} is down")
+        return channel.command(command, timeout=timeout)
+
+    def answer(self) -> None:
+        for command in self.dialect.answer:
+            self._command(command, timeout=10)
+        self._connected()
+
+    def dial(self, number: str) -> None:
+        self._command(self.dialect.dial.format(number=number), timeout=20)
+        self.state = "dialing"
+
+    def hangup(self) -> None:
+        was = self.state
+        self.state = "idle"
+        self._close_audio()
+        if was != "idle":
+            try:
+                self._command(self.dialect.hangup)
+                for command in self.dialect.audio_off:
+                    self._command(command)
+            except AtError as exc:
+                log.warning("line %s: hang-up: %s", self.name, exc)
+
+    def send_dtmf(self, digits: str) -> None:
+        for digit in digits:
+            self._command(self.dialect.dtmf.format(digit=digit))
+
+    def write_audio(self, frame: bytes) -> None:
+        if self.audio is not None:
+            self.audio.write(frame)
+
+    # ---- internals --------------------------------------------------------------------
+    def _connected(self) -> None:
+        if self.state == "active":
+            return
+        self.state = "active"
+        for command in self.dialect.audio_on:
+            self._command(command)
+        if self.dialect.pcm and self.audio_url and self.audio is None:
+            self.audio = AudioPort(self.audio_url, self.on_audio)
+        self._emit(CallConnected(self.name))
+
+    def _check_dialing(self) -> None:
+        response = self._command("AT+CLCC")
+        value = response.value("+CLCC:")
+        if value is not None and value.split(",")[2].strip() == "0":
+            self._connected()
+
+    def _close_audio(self) -> None:
+        if self.audio is not None:
+            self.audio.close()
+            self.audio = None
+
+    def _poll_network(self) -> None:
+        csq = self._command("AT+CSQ").value("+CSQ:")
+        if csq:
+            rssi, _, ber = csq.partition(",")
+            self.signal = SignalQuality(self.name, int(rssi), int(ber or 99))
+            self._emit(self.signal)
+        cops = self._command("AT+COPS?").value("+COPS:") or ""
+        self.operator = cops.split('"')[1] if cops.count('"') >= 2 else ""
+        creg = self._command("AT+CREG?").value("+CREG:") or "0,0"
+        self._emit(NetworkRegistration(self.name, int(creg.split(",")[-1]), self.operator))
+
+    def _urc(self, text: str) -> None:
+        event = self.dialect.parse(self.name, text)
+        if isinstance(event, Unsolicited) and event.extra.get("reset"):
+            if self.state != "down":
+                self._reset_seen.set()
+            return
+        if isinstance(event, Ring):
+            if self.state == "idle":
+                self.state = "ringing"
+        elif isinstance(event, CallConnected):
+            if self.state == "dialing":
+                threading.Thread(target=self._connected, daemon=True).start()  # not on the reader
+            return
+        elif isinstance(event, CallEnded):
+            if self.state not in ("ringing", "dialing", "active"):
+                return  # e.g. the NO CARRIER after VOICE CALL: END, or after our own hang-up
+            self.state = "idle"
+            self._close_audio()
+        self._emit(event)
+
+    def _emit(self, event: ModemEvent) -> None:
+        try:
+            self.on_event(event)
+        except Exception:
+            log.exception("line %s: event handler failed on %r", self.name, event)

@@ -1,0 +1,293 @@
+"""A pty modem simulator speaking the GSM dialects byte for byte, with a PCM audio port,
+so everything above the serial port runs unchanged without hardware.
+
+The PBX opens `sim.port` (and `sim.audio_port`) like /dev/ttyUSB2: stable symlinks to the
+current ptys, so an "unplugged" modem comes back under the same name, as USB does.
+"""
+from __future__ import annotations
+
+import os
+import select
+import tempfile
+import threading
+import time
+import tty
+from pathlib import Path
+
+import numpy as np
+
+from hardware.modem.dialects import get_dialect
+
+FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit mono
+
+
+class _Pty:
+    def __init__(self, link: Path) -> None:
+        self.master, slave = os.openpty()
+        tty.setraw(slave)  # no echo or line discipline until (and after) the PBX opens it
+        self.slave_name = os.ttyname(slave)
+        self._slave = slave  # kept open so the pty survives between the PBX's opens
+        tmp = link.with_suffix(".new")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(self.slave_name)
+        tmp.replace(link)
+
+    def close(self) -> None:
+        for fd in (self.master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+class SimModem:
+    def __init__(self, dialect: str = "sim7600", name: str = "gsm1", *, operator: str = "MegaFon",
+                 rssi: int = 21, directory: Path | None = None) -> None:
+        self.dialect = get_dialect(dialect)
+        self.name = name
+        self.operator, self.rssi = operator, rssi
+        self.dir = Path(directory or tempfile.mkdtemp(prefix="pbx-sim-"))
+        self.port = str(self.dir / f"{name}-at")
+        self.audio_port = str(self.dir / f"{name}-audio") if self.dialect.pcm else None
+        self.echo = True
+        self.state = "idle"  # idle, ringing, dialing, active
+        self.audio_on = False
+        self.frozen = False
+        self.delay = 0.0
+        self.caller: tuple[str, bool] = ("", False)
+        self.dialed: list[str] = []
+        self.sent_dtmf: list[str] = []
+        self._captured = bytearray()
+        self._inject = bytearray()
+        self._lock = threading.RLock()
+        self._running = False
+        self._at: _Pty | None = None
+        self._audio: _Pty | None = None
+        self._next_ring = 0.0
+
+    # ---- life cycle -----------------------------------------------------------------
+    def start(self) -> "SimModem":
+        self._plug()
+        self._running = True
+        threading.Thread(target=self._at_loop, name=f"sim-{self.name}", daemon=True).start()
+        if self.audio_port:
+            threading.Thread(target=self._audio_loop, name=f"sim-{self.name}-audio", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._running = False
+        time.sleep(0.1)
+        self._unplug()
+
+    def _plug(self) -> None:
+        self._at = _Pty(Path(self.port))
+        self._audio = _Pty(Path(self.audio_port)) if self.audio_port else None
+
+    def _unplug(self) -> None:
+        for pty in (self._at, self._audio):
+            if pty is not None:
+                pty.close()
+        self._at = self._audio = None
+
+    # ---- what a person or a test does -------------------------------------------------
+    def incoming_call(self, number: str, withheld: bool = False) -> None:
+        with self._lock:
+            self.state, self.caller, self._next_ring = "ringing", (number, withheld), 0.0
+
+    def remote_answer(self) -> None:
+        with self._lock:
+            if self.state == "dialing":
+                self.state = "active"
+                self._urc(*self._connected_urcs())
+
+    def remote_hangup(self) -> None:
+        with self._lock:
+            if self.state != "idle":
+                self.state, self.audio_on = "idle", False
+                self._urc(*self._ended_urcs())
+
+    def send_dtmf(self, digits: str) -> None:
+        """Digits from the far end: a +DTMF URC on SIM800, in-band tones on PCM modems."""
+        from hardware.dsp.dtmf import dtmf_tone
+
+        if not self.dialect.pcm:
+            self._urc(*[f"+DTMF: {d}" for d in digits])
+            return
+        gap = np.zeros(800, np.int16)
+        self.inject_audio(np.concatenate([np.concatenate([dtmf_tone(d, 0.08), gap]) for d in digits]))
+
+    def inject_audio(self, samples: np.ndarray) -> None:
+        with self._lock:
+            self._inject += np.asarray(samples, "<i2").tobytes()
+
+    def captured_audio(self) -> np.ndarray:
+        with self._lock:
+            return np.frombuffer(bytes(self._captured), dtype="<i2").copy()
+
+    def fault(self, kind: str, seconds: float = 0.0) -> None:
+        """unplug, replug, freeze, thaw, reset, garbage, slow (answers delayed by seconds)."""
+        with self._lock:
+            if kind == "unplug":
+                self.state, self.audio_on = "idle", False
+                self._unplug()
+            elif kind == "replug":
+                self.echo = True
+                self._plug()
+            elif kind in ("freeze", "thaw"):
+                self.frozen = kind == "freeze"
+            elif kind == "reset":
+                self.state, self.audio_on, self.echo = "idle", False, True
+                self._urc("RDY", "+CPIN: READY", "SMS DONE")
+            elif kind == "garbage":
+                self._write(os.urandom(4096))
+            elif kind == "slow":
+                self.delay = seconds
+            else:
+                raise ValueError(f"unknown fault {kind!r}")
+
+    # ---- AT side ----------------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        pty = self._at
+        if pty is not None:
+            try:
+                os.write(pty.master, data)
+            except OSError:
+                pass
+
+    def _urc(self, *lines: str) -> None:
+        self._write(b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines))
+
+    def _at_loop(self) -> None:
+        buffer = b""
+        while self._running:
+            pty = self._at
+            if pty is None:
+                time.sleep(0.05)
+                continue
+            try:
+                ready = select.select([pty.master], [], [], 0.05)[0]
+                data = os.read(pty.master, 1024) if ready else b""
+            except OSError:
+                time.sleep(0.05)
+                continue
+            self._ring_if_due()
+            buffer += data
+            while b"\r" in buffer:
+                line, buffer = buffer.split(b"\r", 1)
+                command = line.strip().decode("latin-1")
+                if command and not self.frozen:
+                    if self.echo:
+                        self._write(line + b"\r")
+                    if self.delay:
+                        time.sleep(self.delay)
+                    self._write(self._answer(command))
+
+    def _ring_if_due(self) -> None:
+        with self._lock:
+            if self.state != "ringing" or time.monotonic() < self._next_ring:
+                return
+            self._next_ring = time.monotonic() + 3.0
+            number, withheld = self.caller
+            kind = 145 if number.startswith("+") else 129
+            clip = '+CLIP: "",128,"",0,"",1' if withheld else f'+CLIP: "{number}",{kind},"",0,"",0'
+            self._urc("RING", clip)
+
+    def _answer(self, command: str) -> bytes:
+        with self._lock:
+            reply = self._reply(command.upper(), command)
+        return b"".join(b"\r\n" + r.encode() + b"\r\n" for r in reply)
+
+    def _reply(self, up: str, raw: str) -> list[str]:
+        d = self.dialect
+        if up in ("AT", "ATZ") or up in d.init or up == "AT+CMEE=1":
+            return ["OK"]
+        if up == "ATE0":
+            self.echo = False
+            return ["OK"]
+        if up == "AT+CSQ":
+            return [f"+CSQ: {self.rssi},99", "OK"]
+        if up == "AT+CREG?":
+            return ["+CREG: 1,1", "OK"]
+        if up == "AT+COPS?":
+            return [f'+COPS: 0,0,"{self.operator}",7', "OK"]
+        if up == "AT^CVOICE?":
+            return ["^CVOICE:0,8000,16,20", "OK"]
+        if up == "AT+CLCC":
+            return self._clcc() + ["OK"]
+        if up == "ATA":
+            if self.state != "ringing":
+                return ["NO CARRIER"]
+            self.state = "active"
+            self.audio_on = self.audio_on or d.name == "ec25"
+            return ["OK", *self._connected_urcs()]
+        if up.startswith("ATD") and up.endswith(";"):
+            self.dialed.append(raw[3:-1])
+            self.state = "dialing"
+            return ["OK"] + (["^ORIG:1,0", "^CONF:1"] if d.name == "huawei" else [])
+        if up in ("AT+CHUP", "ATH"):
+            self.state, self.audio_on = "idle", False
+            return ["OK"]
+        if up in ("AT+CPCMREG=1", "AT^DDSETEX=2"):
+            self.audio_on = self.state == "active"
+            return ["OK"] if self.audio_on else ["ERROR"]
+        if up.startswith("AT+CPCMREG=0"):
+            self.audio_on = False
+            return ["OK"]
+        if up.startswith(("AT+VTS=", "AT^DTMF=")):
+            self.sent_dtmf.append(raw.split("=", 1)[1].split(",")[-1].strip('"'))
+            return ["OK"]
+        return ["ERROR"]
+
+    def _clcc(self) -> list[str]:
+        stat = {"ringing": 4, "dialing": 3, "active": 0}.get(self.state)
+        if stat is None:
+            return []
+        direction = 1 if self.caller[0] and stat != 3 else 0
+        return [f'+CLCC: 1,{direction},{stat},0,0,"{self.caller[0]}",129']
+
+    def _connected_urcs(self) -> list[str]:
+        name = self.dialect.name
+        if name == "sim7600":
+            return ["VOICE CALL: BEGIN"]
+        if name == "huawei":
+            return ["^CONN:1,0"]
+        return []
+
+    def _ended_urcs(self) -> list[str]:
+        name = self.dialect.name
+        if name == "sim7600":
+            return ["VOICE CALL: END: 000010", "NO CARRIER"]
+        if name == "huawei":
+            return ["^CEND:1,10,104,16"]
+        return ["NO CARRIER"]
+
+    # ---- audio side -------------------------------------------------------------------
+    def _audio_loop(self) -> None:
+        next_frame = time.monotonic()
+        while self._running:
+            pty = self._audio
+            if pty is None:
+                time.sleep(0.05)
+                continue
+            try:
+                if select.select([pty.master], [], [], 0.005)[0]:
+                    data = os.read(pty.master, 4096)
+                    with self._lock:
+                        if self.audio_on:
+                            self._captured += data
+            except OSError:
+                time.sleep(0.05)
+                continue
+            now = time.monotonic()
+            if now < next_frame:
+                continue
+            next_frame = max(next_frame + 0.02, now - 0.1)
+            with self._lock:
+                if not self.audio_on:
+                    continue
+                frame = bytes(self._inject[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
+                del self._inject[:FRAME_BYTES]
+            try:
+                os.write(pty.master, frame)
+            except OSError:
+                pass

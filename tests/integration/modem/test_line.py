@@ -1,0 +1,132 @@
+"""ModemLine against the pty simulator, per dialect: init, an inbound call with caller
+ID, answer with PCM audio both ways, remote hang-up, an outbound call, DTMF; and the
+faults: unplugged mid-call, frozen, reset, 1 MB of garbage."""
+from __future__ import annotations
+
+import os
+import queue
+import time
+
+import numpy as np
+import pytest
+
+from hardware.dsp.dtmf import dtmf_tone
+from hardware.modem.events import (CallConnected, CallEnded, CallerId, Dtmf, ModemDown, ModemUp,
+                                   NetworkRegistration, Ring, SignalQuality)
+from hardware.modem.line import ModemLine
+from hardware.modem.simulator import SimModem
+from tests.support.rtp import tone_level
+
+
+class Harness:
+    def __init__(self, dialect: str) -> None:
+        self.sim = SimModem(dialect).start()
+        self.events: queue.Queue = queue.Queue()
+        self.frames: list[bytes] = []
+        self.line = ModemLine("gsm1", self.sim.port, dialect, audio_port=self.sim.audio_port,
+                              on_event=self.events.put, on_audio=self.frames.append,
+                              backoff=(0.2, 1.0), keepalive=0.5).start()
+
+    def wait(self, kind: type, timeout: float = 10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                event = self.events.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if isinstance(event, kind):
+                return event
+        raise AssertionError(f"no {kind.__name__} event")
+
+    def close(self) -> None:
+        self.line.stop()
+        self.sim.stop()
+
+
+@pytest.fixture(params=["sim7600", "ec25", "huawei", "sim800"])
+def harness(request):
+    h = Harness(request.param)
+    yield h
+    h.close()
+
+
+def test_inbound_call_with_caller_id_audio_and_remote_hangup(harness: Harness) -> None:
+    h = harness
+    h.wait(ModemUp)
+    assert h.wait(SignalQuality).dbm == -113 + 2 * 21
+    assert h.wait(NetworkRegistration).registered and h.line.operator == "MegaFon"
+    h.sim.incoming_call("+79161234567")
+    h.wait(Ring)
+    cid = h.wait(CallerId)
+    assert cid.number == "+79161234567" and cid.number_type == 145
+    h.line.answer()
+    h.wait(CallConnected)
+    assert h.sim.state == "active"
+    if h.sim.dialect.pcm:
+        tone = (8000 * np.sin(2 * np.pi * 1000 * np.arange(8000) / 8000)).astype(np.int16)
+        h.sim.inject_audio(tone)
+        out = (8000 * np.sin(2 * np.pi * 700 * np.arange(160) / 8000)).astype("<i2").tobytes()
+        for _ in range(25):
+            h.line.write_audio(out)
+            time.sleep(0.02)
+        time.sleep(0.6)
+        heard = np.frombuffer(b"".join(h.frames), dtype="<i2")
+        assert tone_level(heard[: 8000], 1000) > 0.3, "the line's audio did not reach the PBX side"
+        assert tone_level(h.sim.captured_audio(), 700) > 0.3, "the PBX's audio did not reach the line"
+    h.sim.remote_hangup()
+    h.wait(CallEnded)
+    time.sleep(0.3)
+    assert not any(isinstance(e, CallEnded) for e in list(h.events.queue)), "one hang-up, one event"
+    assert h.line.state == "idle"
+
+
+def test_outbound_call_and_dtmf(harness: Harness) -> None:
+    h = harness
+    h.wait(ModemUp)
+    h.line.dial("+74951234567")
+    assert h.sim.dialed == ["+74951234567"]
+    h.sim.remote_answer()
+    h.wait(CallConnected)
+    h.line.send_dtmf("12#")
+    assert h.sim.sent_dtmf == ["1", "2", "#"]
+    if h.sim.dialect.name == "sim800":
+        h.sim.send_dtmf("5")
+        assert h.wait(Dtmf).digit == "5"
+    h.line.hangup()
+    time.sleep(0.2)
+    assert h.sim.state == "idle" and h.line.state == "idle"
+
+
+def test_faults_unplug_freeze_reset_garbage() -> None:
+    h = Harness("sim7600")
+    try:
+        h.wait(ModemUp)
+        h.sim.incoming_call("+79161234567")
+        h.wait(CallerId)
+        h.line.answer()
+        h.wait(CallConnected)
+        h.sim.fault("unplug")  # the pty goes away mid-call
+        assert "line down" in h.wait(CallEnded).reason
+        h.wait(ModemDown)
+        assert h.line.state == "down"
+        h.sim.fault("replug")
+        h.wait(ModemUp)  # back by itself
+        h.sim.fault("freeze")
+        h.wait(ModemDown, timeout=10)  # keep-alive timed out
+        h.sim.fault("thaw")
+        h.wait(ModemUp, timeout=10)
+        h.sim.fault("reset")
+        h.wait(ModemDown)
+        h.wait(ModemUp)  # re-initialised after the module's own reboot
+        for _ in range(256):
+            h.sim._write(os.urandom(4096))  # 1 MB of noise on the port
+        time.sleep(0.5)
+        h.sim.incoming_call("+79161234567")
+        assert h.wait(CallerId).number == "+79161234567"
+        assert h.line.state in ("ringing", "idle")
+    finally:
+        h.close()
+
+
+def test_dtmf_tone_helper_is_available_for_inband_lines() -> None:
+    assert len(dtmf_tone("5", 0.08)) == 640
