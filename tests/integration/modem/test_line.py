@@ -11,8 +11,17 @@ import numpy as np
 import pytest
 
 from hardware.dsp.dtmf import dtmf_tone
-from hardware.modem.events import (CallConnected, CallEnded, CallerId, Dtmf, ModemDown, ModemUp,
-                                   NetworkRegistration, Ring, SignalQuality)
+from hardware.modem.events import (
+    CallConnected,
+    CallEnded,
+    CallerId,
+    Dtmf,
+    ModemDown,
+    ModemUp,
+    NetworkRegistration,
+    Ring,
+    SignalQuality,
+)
 from hardware.modem.line import ModemLine
 from hardware.modem.simulator import SimModem
 from tests.support.rtp import tone_level
