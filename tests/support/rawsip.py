@@ -9,9 +9,10 @@ import uuid
 
 
 def digest(challenge: str, user: str, password: str, method: str, uri: str,
-           nc: str = "00000001") -> str:
+           nc: str = "00000001", algorithm: str | None = None) -> str:
+    """An Authorization value answering `challenge` (in its algorithm unless one is given)."""
     fields = dict(re.findall(r'(\w+)="?([^",]+)"?', challenge))
-    algorithm = fields.get("algorithm", "MD5")
+    algorithm = algorithm or fields.get("algorithm", "MD5")
     h = hashlib.sha256 if algorithm == "SHA-256" else hashlib.md5
     ha1 = h(f"{user}:{fields['realm']}:{password}".encode()).hexdigest()
     ha2 = h(f"{method}:{uri}".encode()).hexdigest()

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from pbx.sip.digest import DigestAuth, Verdict
+from tests.support.rawsip import digest
 
 
 class Creds:
@@ -31,13 +32,7 @@ class Clock:
 
 def answer(challenge: str, user: str, password: str, method: str = "REGISTER",
            uri: str = "sip:pbx", nc: str = "00000001", algorithm: str = "MD5") -> str:
-    nonce = re.search(r'nonce="([^"]+)"', challenge).group(1)
-    h = hashlib.sha256 if algorithm == "SHA-256" else hashlib.md5
-    ha1 = h(f"{user}:pbx:{password}".encode()).hexdigest()
-    ha2 = h(f"{method}:{uri}".encode()).hexdigest()
-    resp = h(f"{ha1}:{nonce}:{nc}:c0ffee:auth:{ha2}".encode()).hexdigest()
-    return (f'Digest username="{user}", realm="pbx", nonce="{nonce}", uri="{uri}", '
-            f'response="{resp}", algorithm={algorithm}, cnonce="c0ffee", qop=auth, nc={nc}')
+    return digest(challenge, user, password, method, uri, nc, algorithm)
 
 
 @pytest.fixture
