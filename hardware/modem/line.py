@@ -22,8 +22,10 @@ from hardware.modem.events import (
     NetworkRegistration,
     Ring,
     SignalQuality,
+    SmsReceived,
     Unsolicited,
 )
+from hardware.modem.pdu import Joiner, decode_deliver, encode_submit
 
 log = logging.getLogger(__name__)
 FRAME_BYTES = 320
@@ -79,6 +81,8 @@ class ModemLine:
         self.audio: AudioPort | None = None
         self._stop = threading.Event()
         self._reset_seen = threading.Event()
+        self._joiner = Joiner()
+        self._sms_ref = 0
         self._thread = threading.Thread(target=self._supervise, name=f"line-{name}", daemon=True)
 
     # ---- life cycle -------------------------------------------------------------------
@@ -154,11 +158,11 @@ class ModemLine:
             self._emit(ModemDown(self.name, reason))
 
     # ---- operations (any thread) ------------------------------------------------------
-    def _command(self, command: str, timeout: float = 5.0) -> Any:
+    def _command(self, command: str, timeout: float = 5.0, payload: bytes | None = None) -> Any:
         channel = self.channel
         if channel is None or self.state == "down":
             raise AtError(command, f"line {self.name} is down")
-        return channel.command(command, timeout=timeout)
+        return channel.command(command, timeout=timeout, payload=payload)
 
     def answer(self) -> None:
         for command in self.dialect.answer:
@@ -184,6 +188,31 @@ class ModemLine:
     def send_dtmf(self, digits: str) -> None:
         for digit in digits:
             self._command(self.dialect.dtmf.format(digit=digit))
+
+    def send_sms(self, number: str, text: str) -> int:
+        """Send in PDU mode (UCS2 for Cyrillic, split when long); returns the parts sent."""
+        self._sms_ref = (self._sms_ref + 1) & 0xFF
+        parts = encode_submit(number, text, ref=self._sms_ref)
+        for length, pdu in parts:
+            self._command(f"AT+CMGS={length}", timeout=30, payload=pdu.encode())
+        return len(parts)
+
+    def ussd(self, code: str) -> None:
+        """Ask the network (balance: *100#); the answer comes as a UssdResponse event."""
+        self._command(f'AT+CUSD=1,"{code}",15', timeout=10)
+
+    def _read_sms(self, index: int) -> None:
+        try:
+            response = self._command(f"AT+CMGR={index}")
+            pdu = next((line for line in response.lines if not line.startswith("+CMGR:")), "")
+            message = self._joiner.add(decode_deliver(pdu))
+            self._command(f"AT+CMGD={index}")
+        except (AtError, ValueError, IndexError) as exc:
+            log.warning("line %s: SMS %s unreadable: %s", self.name, index, exc)
+            return
+        if message is not None:
+            self._emit(SmsReceived(self.name, message.sender, message.text, message.timestamp,
+                                   message.total))
 
     def write_audio(self, frame: bytes) -> None:
         if self.audio is not None:
@@ -227,6 +256,10 @@ class ModemLine:
         if isinstance(event, Unsolicited) and event.extra.get("reset"):
             if self.state != "down":
                 self._reset_seen.set()
+            return
+        if isinstance(event, Unsolicited) and text.startswith("+CMTI:"):
+            index = int(text.rsplit(",", 1)[1])  # read it off the reader thread
+            threading.Thread(target=self._read_sms, args=(index,), daemon=True).start()
             return
         if isinstance(event, Ring):
             if self.state == "idle":

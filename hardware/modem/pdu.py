@@ -94,30 +94,49 @@ def decode_address(data: bytes, pos: int) -> tuple[str, int]:
     return ("+" if kind & 0x70 == 0x10 else "") + digits, pos + 2 + octets
 
 
-# ---- SMS-SUBMIT ----------------------------------------------------------------------
-def encode_submit(number: str, text: str, ref: int = 0) -> list[tuple[int, str]]:
-    """PDUs to send with AT+CMGS=<length>: [(length without SMSC, hex PDU), ...]."""
+# ---- SMS-SUBMIT / SMS-DELIVER encoding ------------------------------------------------
+def _user_data(text: str, ref: int) -> tuple[int, list[tuple[bool, int, bytes]]]:
+    """(DCS, [(has UDH, TP-UDL, TP-UD), ...]): one part, or several with a concatenation header."""
     septets = gsm7_septets(text)
     if septets is not None:
-        parts = _split(septets, 160, 153)
+        parts: list[list[int]] = _split(septets, 160, 153)
         dcs = 0x00
     else:
         units = text.encode("utf-16-be")
-        parts = [list(units[i:i + 134]) for i in range(0, len(units), 134)] if len(units) > 140 else [list(units)]
+        size = 134 if len(units) > 140 else 140  # 67 characters a part, or 70 alone
+        parts = [list(units[i:i + size]) for i in range(0, len(units), size)]
         dcs = 0x08
     out = []
     for seq, part in enumerate(parts, 1):
         udh = bytes([5, 0x00, 3, ref & 0xFF, len(parts), seq]) if len(parts) > 1 else b""
         if dcs == 0x00:
             fill = (7 - (len(udh) * 8) % 7) % 7 if udh else 0
-            udl = len(part) + (len(udh) * 8 + fill) // 7
-            ud = udh + pack7(part, fill)
+            out.append((bool(udh), len(part) + (len(udh) * 8 + fill) // 7, udh + pack7(part, fill)))
         else:
-            udl = len(udh) + len(part)
-            ud = udh + bytes(part)
-        first = 0x11 | (0x40 if udh else 0)  # SMS-SUBMIT, relative validity period, UDHI
+            out.append((bool(udh), len(udh) + len(part), udh + bytes(part)))
+    return dcs, out
+
+
+def encode_submit(number: str, text: str, ref: int = 0) -> list[tuple[int, str]]:
+    """PDUs to send with AT+CMGS=<length>: [(length without SMSC, hex PDU), ...]."""
+    dcs, parts = _user_data(text, ref)
+    out = []
+    for has_udh, udl, ud in parts:
+        first = 0x11 | (0x40 if has_udh else 0)  # SMS-SUBMIT, relative validity period, UDHI
         tpdu = bytes([first, 0x00]) + encode_address(number) + bytes([0x00, dcs, 0xAA, udl]) + ud
         out.append((len(tpdu), "00" + tpdu.hex().upper()))
+    return out
+
+
+def encode_deliver(sender: str, text: str, ref: int = 0, when: str = "62112416300021") -> list[str]:
+    """SMS-DELIVER PDUs as a network would hand them to a modem (the simulator uses this);
+    `when` is TP-SCTS in semi-octets."""
+    dcs, parts = _user_data(text, ref)
+    out = []
+    for has_udh, udl, ud in parts:
+        first = 0x04 | (0x40 if has_udh else 0)  # SMS-DELIVER, no more messages, UDHI
+        tpdu = bytes([first]) + encode_address(sender) + bytes([0x00, dcs]) + bytes.fromhex(when)
+        out.append("00" + (tpdu + bytes([udl]) + ud).hex().upper())
     return out
 
 

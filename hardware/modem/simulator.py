@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from hardware.modem.dialects import get_dialect
+from hardware.modem.pdu import encode_deliver
 
 FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit mono
 
@@ -57,6 +58,11 @@ class SimModem:
         self.caller: tuple[str, bool] = ("", False)
         self.dialed: list[str] = []
         self.sent_dtmf: list[str] = []
+        self.sent_sms: list[str] = []  # hex PDUs the PBX sent with AT+CMGS
+        self.ussd_reply = "Balance: 100.00 RUB"
+        self._inbox: dict[int, str] = {}
+        self._sms_ref = 0
+        self._awaiting_pdu = False
         self._captured = bytearray()
         self._inject = bytearray()
         self._lock = threading.RLock()
@@ -116,6 +122,15 @@ class SimModem:
         gap = np.zeros(800, np.int16)
         self.inject_audio(np.concatenate([np.concatenate([dtmf_tone(d, 0.08), gap]) for d in digits]))
 
+    def incoming_sms(self, sender: str, text: str) -> None:
+        """The network delivers an SMS (several parts if long): stored, then +CMTI."""
+        with self._lock:
+            self._sms_ref += 1
+            for pdu in encode_deliver(sender, text, ref=self._sms_ref):
+                index = max(self._inbox, default=0) + 1
+                self._inbox[index] = pdu
+                self._urc(f'+CMTI: "SM",{index}')
+
     def inject_audio(self, samples: np.ndarray) -> None:
         with self._lock:
             self._inject += np.asarray(samples, "<i2").tobytes()
@@ -172,7 +187,14 @@ class SimModem:
                 continue
             self._ring_if_due()
             buffer += data
-            while b"\r" in buffer:
+            if self._awaiting_pdu and b"\x1a" in buffer:  # SMS body after the "> " prompt
+                body, buffer = buffer.split(b"\x1a", 1)
+                with self._lock:
+                    self._awaiting_pdu = False
+                    self.sent_sms.append(body.strip().decode("latin-1"))
+                    self._write(f"\r\n+CMGS: {len(self.sent_sms)}\r\n\r\nOK\r\n".encode())
+                continue
+            while b"\r" in buffer and not self._awaiting_pdu:
                 line, buffer = buffer.split(b"\r", 1)
                 command = line.strip().decode("latin-1")
                 if command and not self.frozen:
@@ -232,6 +254,22 @@ class SimModem:
             return ["OK"] if self.audio_on else ["ERROR"]
         if up.startswith("AT+CPCMREG=0"):
             self.audio_on = False
+            return ["OK"]
+        if up.startswith("AT+CMGS="):
+            self._awaiting_pdu = True
+            self._write(b"\r\n> ")
+            return []
+        if up.startswith("AT+CMGR="):
+            pdu = self._inbox.get(int(up.split("=")[1] or 0))
+            if pdu is None:
+                return ["+CMS ERROR: 321"]
+            return [f"+CMGR: 0,,{len(pdu) // 2 - 1}", pdu, "OK"]
+        if up.startswith("AT+CMGD="):
+            self._inbox.pop(int(up.split("=")[1].split(",")[0] or 0), None)
+            return ["OK"]
+        if up.startswith("AT+CUSD=1"):
+            reply = self.ussd_reply
+            threading.Timer(0.1, lambda: self._urc(f'+CUSD: 0,"{reply}",15')).start()
             return ["OK"]
         if up.startswith(("AT+VTS=", "AT^DTMF=")):
             self.sent_dtmf.append(raw.split("=", 1)[1].split(",")[-1].strip('"'))

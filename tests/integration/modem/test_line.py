@@ -21,6 +21,8 @@ from hardware.modem.events import (
     NetworkRegistration,
     Ring,
     SignalQuality,
+    SmsReceived,
+    UssdResponse,
 )
 from hardware.modem.line import ModemLine
 from hardware.modem.simulator import SimModem
@@ -139,3 +141,24 @@ def test_faults_unplug_freeze_reset_garbage() -> None:
 
 def test_dtmf_tone_helper_is_available_for_inband_lines() -> None:
     assert len(dtmf_tone("5", 0.08)) == 640
+
+
+@pytest.mark.parametrize("dialect", ["sim800", "sim7600"])
+def test_sms_both_ways_with_cyrillic_and_long_messages_and_ussd(dialect: str) -> None:
+    h = Harness(dialect)
+    try:
+        h.wait(ModemUp)
+        h.sim.incoming_sms("+79161234567", "Здравствуйте! Заказ №42 готов.")
+        sms = h.wait(SmsReceived)
+        assert (sms.sender, sms.text) == ("+79161234567", "Здравствуйте! Заказ №42 готов.")
+        long_text = "Ваш заказ доставлен. Спасибо! " * 8
+        h.sim.incoming_sms("+79161234567", long_text)
+        sms = h.wait(SmsReceived)
+        assert sms.text == long_text and sms.parts > 1
+        assert h.line.send_sms("+79161234567", "Перезвоню через 5 минут") == 1
+        assert h.line.send_sms("+79161234567", "Ж" * 150) == 3
+        assert len(h.sim.sent_sms) == 4 and "0B919761214365F7" in h.sim.sent_sms[0]
+        h.line.ussd("*100#")
+        assert "100.00" in h.wait(UssdResponse).text
+    finally:
+        h.close()

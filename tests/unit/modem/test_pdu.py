@@ -7,6 +7,7 @@ from hardware.modem.pdu import (
     Joiner,
     decode_address,
     decode_deliver,
+    encode_deliver,
     encode_submit,
     gsm7_septets,
     gsm7_text,
@@ -68,6 +69,14 @@ def test_joiner_forgets_incomplete_messages() -> None:
     assert joiner.add(Deliver("+7", "a", "", ref=1, total=2, seq=1)) is None
     now[0] = 120
     assert joiner.add(Deliver("+7", "b", "", ref=1, total=2, seq=2)) is None  # part 1 expired
+
+
+def test_deliver_encoder_matches_the_decoder() -> None:
+    for text in ("Баланс 100 руб.", "x" * 300):
+        parts = [decode_deliver(p) for p in encode_deliver("+79001112233", text, ref=9)]
+        joiner = Joiner()
+        results = [joiner.add(p) for p in parts]
+        assert results[-1].text == text and results[-1].sender == "+79001112233"
 
 
 def test_addresses() -> None:
