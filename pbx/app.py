@@ -50,6 +50,8 @@ class Appliance:
         self.web: Any = None
         self.first_password: str | None = None
         self.leds: StatusLeds | None = None
+        self.trunks: Any = None
+        self.sim: Any = None
 
     def start(self) -> None:
         cfg = self.cfg
@@ -80,12 +82,32 @@ class Appliance:
                            ring_timeout=cfg.ring_timeout)
         self.core.call(self.b2bua.start, self.engine)
 
+        self._start_lines()
+        if self.sim is not None:
+            services.simulators[self.sim.name] = self.sim
         services.registrations = self.edge.registrar.snapshot
         services.active_calls = self.active_calls
         services.status = self.status
         self._start_web(services)
         self.bus.publish("ready")
         systemd.notify("READY=1")
+
+    def _start_lines(self) -> None:
+        """Development mode: one simulated GSM line, gsm1 (SIM7600 on a pty)."""
+        from hardware.modem.line import ModemLine
+        from hardware.modem.simulator import SimModem
+        from pbx.calls.trunk import TrunkCalls
+
+        assert self.core is not None and self.b2bua is not None
+        self.trunks = TrunkCalls(self.core, self.b2bua)
+        if not self.cfg.simulated_hardware:
+            return  # real lines come from the trunk configuration (next step)
+        self.sim = SimModem("sim7600", "gsm1", directory=self.cfg.data_dir / "sim").start()
+        trunks = self.trunks
+        line = ModemLine("gsm1", self.sim.port, "sim7600", audio_port=self.sim.audio_port,
+                         on_event=trunks.on_event,
+                         on_audio=lambda frame: trunks.on_audio("gsm1", frame)).start()
+        trunks.add_line(line)
 
     def _start_web(self, services: Services) -> None:
         from webadmin.app import create_app
@@ -125,6 +147,11 @@ class Appliance:
                 time.sleep(0.3)  # let the BYEs cross the edge before it closes
             except Exception:
                 log.exception("hanging up calls at shutdown failed")
+        if self.trunks is not None:
+            for line in self.trunks.lines.values():
+                line.stop()
+        if self.sim is not None:
+            self.sim.stop()
         if self.edge is not None:
             self.edge.stop()
         if self.core is not None and not self.core.stop():

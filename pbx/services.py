@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from pbx.store.admin import AdminStore
 from pbx.store.extensions import ExtensionStore
@@ -24,6 +24,7 @@ class Services:
     registrations: Callable[[], list[dict]] = field(default=_none)
     active_calls: Callable[[], list[dict]] = field(default=_none)
     status: Callable[[], dict] = field(default=dict)
+    simulators: dict[str, Any] = field(default_factory=dict)  # development mode: name -> SimModem
 
     def close(self) -> None:
         for store in (self.extensions, self.tokens, self.admin, self.journal):

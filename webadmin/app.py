@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from pbx.errors import PbxError
 from pbx.services import Services
-from webadmin import api, pages
+from webadmin import api, pages, sim_api
 
 
 def create_app(services: Services, *, secret_key: bytes, testing: bool = False) -> Flask:
@@ -27,7 +27,9 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False) 
                       default_limits=[], headers_enabled=True)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(sim_api.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no CSRF exposure
+    csrf.exempt(sim_api.bp)
     app.view_functions["pages.login"] = limiter.limit(  # type: ignore[assignment]
         "10 per minute", methods=["POST"])(app.view_functions["pages.login"])
     limiter.limit("600 per minute")(api.bp)

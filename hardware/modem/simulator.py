@@ -48,6 +48,7 @@ class SimModem:
         self.name = name
         self.operator, self.rssi = operator, rssi
         self.dir = Path(directory or tempfile.mkdtemp(prefix="pbx-sim-"))
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.port = str(self.dir / f"{name}-at")
         self.audio_port = str(self.dir / f"{name}-audio") if self.dialect.pcm else None
         self.echo = True

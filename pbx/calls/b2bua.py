@@ -35,6 +35,7 @@ class CallState(enum.Enum):
 
 class Directory(Protocol):
     def get(self, number: str) -> Any: ...
+    def list(self) -> list[Any]: ...
 
 
 class Location(Protocol):
@@ -66,6 +67,7 @@ class BridgedCall:
     contacts: list[str] = field(default_factory=list)
     b_statuses: list[int] = field(default_factory=list)
     rtp: dict[str, dict[str, int]] = field(default_factory=dict)
+    origin: Any = None  # a phone line (pbx.calls.trunk.TrunkOrigin) instead of the A leg
 
     def legs(self) -> list[Leg]:
         return [leg for leg in (self.a, *self.b_legs) if leg is not None]
@@ -194,10 +196,15 @@ class B2bua:
         if not contacts:
             return self._reject(call, 480, "unavailable")
         caller_ext = self.directory.get(call.caller)
-        name = (getattr(caller_ext, "name", "") or call.caller).replace('"', "")
+        self.ring(call, contacts, getattr(caller_ext, "name", "") or call.caller)
+
+    def ring(self, call: BridgedCall, contacts: list[Any], display: str) -> None:
+        """B legs to every contact; 480 if none could be reached; the ring timeout."""
+        name = display.replace('"', "")
         edge_host, edge_port = self.edge_addr
         for binding in contacts:
             leg = Leg(self, self.account, role="b", target=binding.uri)
+            leg.ext = binding.ext
             op = pj.CallOpParam(True)
             op.txOption.localUri = f'"{name}" <sip:{call.caller}@{edge_host}:{edge_port}>'
             try:
@@ -231,15 +238,16 @@ class B2bua:
         if state == pj.PJSIP_INV_STATE_EARLY and leg.role == "b" and call.state is CallState.ROUTING:
             call.state = CallState.RINGING
             if call.a is not None:
-                call.a.respond(180)
+                call.a.respond(180)  # a phone line keeps ringing by itself
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and leg.role == "b":
             self._b_answered(call, leg)
 
     def on_leg_media(self, leg: Leg) -> None:
         call: BridgedCall | None = leg.call
-        if call is None or call.a is None or call.winner is None or call.bridged:
+        if call is None or call.winner is None or call.bridged:
             return
-        a_audio, b_audio = call.a.audio(), call.winner.audio()
+        a_audio = call.a.audio() if call.a is not None else getattr(call.origin, "port", None)
+        b_audio = call.winner.audio()
         if a_audio is None or b_audio is None:
             return  # the other side's media comes up in its own callback
         a_audio.startTransmit(b_audio)
@@ -253,6 +261,8 @@ class B2bua:
             return
         call.winner = leg
         leg.answered = True
+        if call.callee == "*":  # a line call rang everyone: this is who took it
+            call.callee = leg.ext
         call.state = CallState.ANSWERED
         call.answer = self.clock()
         self.stats["answered_total"] += 1
@@ -261,11 +271,38 @@ class B2bua:
         for other in call.b_legs:
             if other is not leg:
                 other.end()
+        if call.origin is not None:
+            # Answering the line talks to a serial port: off the core thread.
+            call.origin.answer(lambda ok: self.core.submit(self._origin_answered, call, ok))
+            return
         if call.a is None:
             return self._leg_gone(call, leg)  # the caller gave up at that very moment
         call.a.respond(200)
         self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee)
         self.on_leg_media(leg)
+
+    def _origin_answered(self, call: BridgedCall, ok: bool) -> None:
+        if call.state is CallState.ENDED:
+            return
+        if not ok:
+            call.disposition = "failed"
+            for b in call.b_legs:
+                b.end()
+            return self._finish(call)
+        call.origin.open_port()
+        self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee)
+        if call.winner is not None:
+            self.on_leg_media(call.winner)
+
+    def origin_ended(self, call: BridgedCall) -> None:
+        """The phone line hung up (or went down)."""
+        if call.state is CallState.ENDED:
+            return
+        call.origin.ended = True
+        call.disposition = call.disposition or ("answered" if call.answer else "cancelled")
+        for b in call.b_legs:
+            b.end()
+        self._finish(call)
 
     def _leg_gone(self, call: BridgedCall, leg: Leg) -> None:
         """A leg has ended (and was released): what it means for the call."""
@@ -301,6 +338,8 @@ class B2bua:
     def _finish(self, call: BridgedCall) -> None:
         if call.state is CallState.ENDED:
             return
+        if call.origin is not None:
+            call.origin.hangup()  # no-op when the line already ended the call
         call.state = CallState.ENDED
         call.end = self.clock()
         if call.timer:
@@ -319,8 +358,10 @@ class B2bua:
             if leg is not None and key not in call.rtp:
                 call.rtp[key] = leg.rtp
         record = CallRecord(
-            id=call.id, caller=call.caller, callee=call.callee, direction="internal",
-            trunk=None, start=call.start, answer=call.answer, end=call.end or call.start,
+            id=call.id, caller=call.caller, callee=call.callee,
+            direction="inbound" if call.origin is not None else "internal",
+            trunk=call.origin.line_name if call.origin is not None else None,
+            start=call.start, answer=call.answer, end=call.end or call.start,
             duration=round(talked, 3), disposition=call.disposition or "failed",
             details={"legs": call.rtp, "contacts": call.contacts})
         try:

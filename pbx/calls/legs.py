@@ -36,6 +36,7 @@ class Leg(pj.Call):
         self.owner = owner
         self.role = role
         self.target = target
+        self.ext = ""  # the extension this B leg rings
         self.call: Any = None  # the BridgedCall this leg belongs to
         self.ended = False
         self.answered = False

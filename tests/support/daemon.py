@@ -97,16 +97,24 @@ class Daemon:
             time.sleep(0.2)
         raise AssertionError(f"fewer than {count} call records")
 
-    def registrations(self) -> list[dict]:
-        """What the edge's registrar holds, read through the REST bridge."""
+    def api(self, path: str, body: dict | None = None) -> dict | list:
+        """Call the REST bridge with a token of the tests' own (GET, or POST with a body)."""
         import urllib.request
 
         if not hasattr(self, "_token"):
             self._token = self.pbx("token", "create", "tests").stdout.split()[0]
-        req = urllib.request.Request(f"{self.url}/api/v1/registrations",
-                                     headers={"Authorization": f"Bearer {self._token}"})
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"{self.url}/api/v1/{path}", data=data,
+                                     headers={"Authorization": f"Bearer {self._token}",
+                                              "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())
+
+    def registrations(self) -> list[dict]:
+        """What the edge's registrar holds, read through the REST bridge."""
+        result = self.api("registrations")
+        assert isinstance(result, list)
+        return result
 
     def log(self) -> str:
         return "".join(self.output)

@@ -1,0 +1,141 @@
+"""Phone lines as trunks: an inbound call on a modem rings the extensions through the
+B2BUA, and the modem's PCM is bridged to the answering phone by an AudioMediaPort.
+
+Modem events arrive on the line's threads and are handed to the core with submit();
+serial operations (answer, hang up) run on a worker thread, never on the core.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from typing import Any, Callable
+
+import pjsua2 as pj
+
+from hardware.modem.events import CallEnded, CallerId, ModemEvent, Ring
+from hardware.modem.line import ModemLine
+from pbx.calls.b2bua import B2bua, BridgedCall
+from pbx.core import Core
+from pbx.numbers import normalise
+
+log = logging.getLogger(__name__)
+FRAME_BYTES = 320
+SILENCE = bytes(FRAME_BYTES)
+
+
+class ModemAudioPort(pj.AudioMediaPort):
+    """Conference-bridge port for a modem's 8 kHz 16-bit PCM (called on pjmedia's clock)."""
+
+    def __init__(self, write: Callable[[bytes], None]) -> None:
+        super().__init__()
+        self.write = write
+        self.incoming: collections.deque[bytes] = collections.deque(maxlen=10)  # 200 ms at most
+
+    def open(self, name: str) -> None:
+        fmt = pj.MediaFormatAudio()
+        fmt.type = pj.PJMEDIA_TYPE_AUDIO
+        fmt.init(pj.PJMEDIA_FORMAT_PCM, 8000, 1, 20000, 16)
+        self.createPort(name, fmt)
+
+    def onFrameRequested(self, frame: "pj.MediaFrame") -> None:
+        data = self.incoming.popleft() if self.incoming else SILENCE
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.buf = pj.ByteVector(data)
+        frame.size = FRAME_BYTES
+
+    def onFrameReceived(self, frame: "pj.MediaFrame") -> None:
+        if frame.type == pj.PJMEDIA_FRAME_TYPE_AUDIO and frame.size == FRAME_BYTES:
+            self.write(bytes(frame.buf))
+
+
+class TrunkOrigin:
+    """The line side of a bridged call (what the A leg is for a SIP caller)."""
+
+    def __init__(self, line: ModemLine) -> None:
+        self.line = line
+        self.line_name = line.name
+        self.port: ModemAudioPort | None = None
+        self.ended = False
+
+    def answer(self, done: Callable[[bool], Any]) -> None:
+        def work() -> None:
+            try:
+                self.line.answer()
+                done(True)
+            except Exception as exc:
+                log.warning("line %s: answer failed: %s", self.line_name, exc)
+                done(False)
+        threading.Thread(target=work, name=f"answer-{self.line_name}", daemon=True).start()
+
+    def open_port(self) -> None:
+        self.port = ModemAudioPort(self.line.write_audio)
+        self.port.open(f"line-{self.line_name}")
+
+    def push_audio(self, frame: bytes) -> None:
+        port = self.port
+        if port is not None:
+            port.incoming.append(frame)
+
+    def hangup(self) -> None:
+        if not self.ended:
+            self.ended = True
+            threading.Thread(target=self.line.hangup, name=f"hangup-{self.line_name}", daemon=True).start()
+
+
+class TrunkCalls:
+    """Routes modem events (on the core thread) to calls; one call per line at a time."""
+
+    def __init__(self, core: Core, b2bua: B2bua, country: str = "RU") -> None:
+        self.core = core
+        self.b2bua = b2bua
+        self.country = country
+        self.lines: dict[str, ModemLine] = {}
+        self.calls: dict[str, BridgedCall] = {}
+
+    def add_line(self, line: ModemLine) -> None:
+        self.lines[line.name] = line
+
+    def on_event(self, event: ModemEvent) -> None:
+        """From any thread: hop onto the core."""
+        self.core.submit(self._handle, event)
+
+    def on_audio(self, line_name: str, frame: bytes) -> None:
+        call = self.calls.get(line_name)
+        if call is not None and call.origin is not None:
+            call.origin.push_audio(frame)
+
+    def _handle(self, event: ModemEvent) -> None:
+        line_name = event.line
+        current = self.calls.get(line_name)
+        if current is not None and current.state.value == "ended":
+            self.calls.pop(line_name, None)  # ended from the SIP side meanwhile
+            current = None
+        if isinstance(event, CallerId) and current is None:
+            self._incoming(line_name, normalise(event.number, self.country) if not event.anonymous
+                           else "anonymous", event.name)
+        elif isinstance(event, Ring) and current is None:
+            pass  # the caller ID follows the first RING; a line without CLIP is for later
+        elif isinstance(event, CallEnded) and current is not None:
+            self.b2bua.origin_ended(current)
+        if current is not None and current.state.value == "ended":
+            self.calls.pop(line_name, None)
+
+    def _incoming(self, line_name: str, number: str, name: str) -> None:
+        line = self.lines.get(line_name)
+        if line is None:
+            return
+        call = BridgedCall(caller=number, callee="*", a=None, start=self.b2bua.clock())
+        call.origin = TrunkOrigin(line)
+        self.calls[line_name] = call
+        self.b2bua.calls[call.id] = call
+        self.b2bua.stats["calls_total"] += 1
+        self.b2bua.bus.publish("call_started", id=call.id, caller=number, callee="*", trunk=line_name)
+        # Until inbound routes exist, every registered phone that is not in a call rings.
+        contacts = [b for ext in self.b2bua.directory.list() if not self.b2bua.busy(ext.number)
+                    for b in self.b2bua.location.contacts(ext.number)]
+        if not contacts:
+            call.disposition = "unavailable"
+            self.b2bua.origin_ended(call)
+            return
+        self.b2bua.ring(call, contacts, name or number)

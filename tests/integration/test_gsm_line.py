@@ -1,0 +1,46 @@
+"""A call on the simulated GSM line (SIM7600 dialect on a pty, in the real daemon) rings
+the registered SIPp phone with the caller's number; the phone answers, the line answers,
+audio crosses modem PCM <-> AudioMediaPort <-> SIP both ways; the line hangs up and the
+call record names the trunk and the number."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tests.integration.conftest import BOB
+from tests.support import sipp
+from tests.support.daemon import Daemon, free_port
+from tests.support.rtp import RtpEndpoint, tone_level
+
+
+def test_inbound_gsm_call_rings_the_phone_and_bridges_audio(pbx: Daemon, tmp_path: Path) -> None:
+    port = free_port()
+    csv = sipp.users_csv(tmp_path / "bob.csv", [BOB])
+    assert sipp.run(sipp.sipp_args("call_register.xml", pbx.sip, csv=csv, local_port=port),
+                    tmp_path).successful == 1
+    phone_audio = RtpEndpoint(1300).start()
+    phone = sipp.start(sipp.sipp_args("uas_call.xml", pbx.sip, csv=csv, local_port=port,
+                                      params={"RTPPORT": str(phone_audio.port)},
+                                      extra=["-trace_msg"]), tmp_path)
+    try:
+        time.sleep(0.3)
+        pbx.api("sim/gsm1/call", {"from": "89161234567", "tone_hz": 1000})
+        deadline = time.monotonic() + 15
+        while phone_audio.packets_in < 100 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)
+        assert tone_level(phone_audio.audio()[-8000:], 1000) > 0.3, "the phone did not hear the line"
+        state = pbx.api("sim/gsm1?hz=1300")
+        assert state["state"] == "active" and state["tone_level"] > 0.3, state
+        pbx.api("sim/gsm1/hangup", {})
+        result = sipp.finish(phone, timeout=30)
+        assert result.successful == 1, result.explain()
+    finally:
+        phone_audio.stop()
+        if phone.poll() is None:
+            phone.kill()
+    invite = next(tmp_path.glob("uas_call*_messages.log")).read_text()
+    assert "From: \"+79161234567\" <sip:+79161234567@" in invite  # E.164 of 8 916 ...
+    record = pbx.last_call()
+    assert (record["direction"], record["trunk"], record["caller"], record["callee"],
+            record["disposition"]) == ("inbound", "gsm1", "+79161234567", BOB[0], "answered")

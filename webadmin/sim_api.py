@@ -1,0 +1,59 @@
+"""Development mode only: drive the simulated phone lines of a running daemon (what
+`pbx sim ...` and the tests use). Absent on a device with real lines."""
+from __future__ import annotations
+
+import numpy as np
+from flask import Blueprint, current_app, jsonify, request
+
+from pbx.errors import NotFound, ValidationError
+from pbx.services import Services
+from webadmin.api import require_token
+
+bp = Blueprint("sim", __name__, url_prefix="/api/v1/sim")
+bp.before_request(require_token)
+
+
+def simulator(line: str):  # type: ignore[no-untyped-def]
+    services: Services = current_app.extensions["pbx"]
+    sim = services.simulators.get(line)
+    if sim is None:
+        raise NotFound(f"no simulated line {line} (simulators run in development mode only)")
+    return sim
+
+
+@bp.post("/<line>/call")
+def call(line: str):  # type: ignore[no-untyped-def]
+    body = request.get_json(silent=True) or {}
+    number = str(body.get("from", ""))
+    if not number and not body.get("withheld"):
+        raise ValidationError("give the caller's number in 'from' (or 'withheld': true)")
+    sim = simulator(line)
+    tone = float(body.get("tone_hz", 0))
+    if tone:  # what the caller "says": a steady tone, for audio checks
+        t = np.arange(8000 * int(body.get("seconds", 30))) / 8000
+        sim.inject_audio((6000 * np.sin(2 * np.pi * tone * t)).astype(np.int16))
+    sim.incoming_call(number, withheld=bool(body.get("withheld")))
+    return jsonify({"line": line, "state": sim.state}), 202
+
+
+@bp.post("/<line>/hangup")
+def hangup(line: str):  # type: ignore[no-untyped-def]
+    sim = simulator(line)
+    sim.remote_hangup()
+    return jsonify({"line": line, "state": sim.state})
+
+
+@bp.get("/<line>")
+def state(line: str):  # type: ignore[no-untyped-def]
+    """The line's state and, with ?hz=F, how much of the audio the PBX sent is that tone."""
+    sim = simulator(line)
+    out = {"line": line, "state": sim.state, "dialed": sim.dialed, "sent_dtmf": sim.sent_dtmf}
+    if "hz" in request.args:
+        audio = sim.captured_audio().astype(np.float64)[-16000:]
+        freq = float(request.args["hz"])
+        if len(audio) and np.any(audio):
+            ref = np.exp(-2j * np.pi * freq * np.arange(len(audio)) / 8000)
+            out["tone_level"] = float(abs(np.dot(audio, ref)) ** 2 / len(audio) / (np.dot(audio, audio) / 2))
+        else:
+            out["tone_level"] = 0.0
+    return jsonify(out)
