@@ -1,6 +1,7 @@
 """The composition root: the one place that builds and wires every part (DESIGN.md)."""
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -89,6 +90,7 @@ class Appliance:
         services.active_calls = self.active_calls
         services.status = self.status
         self._start_web(services)
+        self._write_control_file(services)
         self.bus.publish("ready")
         systemd.notify("READY=1")
 
@@ -122,6 +124,21 @@ class Appliance:
         core = self.core.call(self.b2bua.status, timeout=2.0) if self.core and self.b2bua else {}
         return {"edge": edge, "core": core,
                 "registrations": self.edge.registrar.count() if self.edge else 0}
+
+    def _write_control_file(self, services: Services) -> None:
+        """Where `pbx sim ...` finds this daemon: its web address and a token of its own
+        (root-only file; the token is revoked at stop)."""
+        name = f"local-cli-{os.getpid()}"
+        try:
+            services.tokens.revoke(name)
+        except Exception:
+            pass
+        token = services.tokens.create(name)
+        path = self.cfg.data_dir / "daemon.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"url": self.web_url, "token": token, "token_name": name, "pid": os.getpid()}, fh)
+        self._control = (path, name)
 
     def active_calls(self) -> list[dict]:
         if self.core is None or self.b2bua is None:
@@ -158,6 +175,13 @@ class Appliance:
             log.error("the media engine did not stop in time")
             clean = False
         if self.services is not None:
+            control = getattr(self, "_control", None)
+            if control is not None:
+                control[0].unlink(missing_ok=True)
+                try:
+                    self.services.tokens.revoke(control[1])
+                except Exception:
+                    pass
             self.services.close()
         if self.leds is not None:
             self.leds.close()

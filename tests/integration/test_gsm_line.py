@@ -24,7 +24,8 @@ def test_inbound_gsm_call_rings_the_phone_and_bridges_audio(pbx: Daemon, tmp_pat
                                       extra=["-trace_msg"]), tmp_path)
     try:
         time.sleep(0.3)
-        pbx.api("sim/gsm1/call", {"from": "89161234567", "tone_hz": 1000})
+        # as a person would: pbx sim call, reaching the running daemon
+        pbx.pbx("sim", "call", "--trunk", "gsm1", "--from", "89161234567", "--tone", "1000")
         deadline = time.monotonic() + 15
         while phone_audio.packets_in < 100 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -32,7 +33,7 @@ def test_inbound_gsm_call_rings_the_phone_and_bridges_audio(pbx: Daemon, tmp_pat
         assert tone_level(phone_audio.audio()[-8000:], 1000) > 0.3, "the phone did not hear the line"
         state = pbx.api("sim/gsm1?hz=1300")
         assert state["state"] == "active" and state["tone_level"] > 0.3, state
-        pbx.api("sim/gsm1/hangup", {})
+        pbx.pbx("sim", "hangup", "--trunk", "gsm1")
         result = sipp.finish(phone, timeout=30)
         assert result.successful == 1, result.explain()
     finally:
