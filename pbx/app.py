@@ -102,6 +102,7 @@ class Appliance:
 
         assert self.core is not None and self.b2bua is not None
         self.trunks = TrunkCalls(self.core, self.b2bua)
+        self.b2bua.trunks = self.trunks
         if not self.cfg.simulated_hardware:
             return  # real lines come from the trunk configuration (next step)
         self.sim = SimModem("sim7600", "gsm1", directory=self.cfg.data_dir / "sim").start()
@@ -122,7 +123,10 @@ class Appliance:
     def status(self) -> dict:
         edge = dict(self.edge.stats) if self.edge else {}
         core = self.core.call(self.b2bua.status, timeout=2.0) if self.core and self.b2bua else {}
-        return {"edge": edge, "core": core,
+        lines = {name: {"state": ln.state, "operator": ln.operator,
+                        "signal_dbm": ln.signal.dbm if ln.signal else None}
+                 for name, ln in (self.trunks.lines.items() if self.trunks else [])}
+        return {"edge": edge, "core": core, "lines": lines,
                 "registrations": self.edge.registrar.count() if self.edge else 0}
 
     def _write_control_file(self, services: Services) -> None:

@@ -36,6 +36,19 @@ def call(line: str):  # type: ignore[no-untyped-def]
     return jsonify({"line": line, "state": sim.state}), 202
 
 
+@bp.post("/<line>/answer")
+def answer(line: str):  # type: ignore[no-untyped-def]
+    """The number the PBX dialled picks up (optionally 'saying' a tone)."""
+    body = request.get_json(silent=True) or {}
+    sim = simulator(line)
+    tone = float(body.get("tone_hz", 0))
+    if tone:
+        t = np.arange(8000 * int(body.get("seconds", 30))) / 8000
+        sim.inject_audio((6000 * np.sin(2 * np.pi * tone * t)).astype(np.int16))
+    sim.remote_answer()
+    return jsonify({"line": line, "state": sim.state})
+
+
 @bp.post("/<line>/hangup")
 def hangup(line: str):  # type: ignore[no-untyped-def]
     sim = simulator(line)

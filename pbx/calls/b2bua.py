@@ -67,7 +67,8 @@ class BridgedCall:
     contacts: list[str] = field(default_factory=list)
     b_statuses: list[int] = field(default_factory=list)
     rtp: dict[str, dict[str, int]] = field(default_factory=dict)
-    origin: Any = None  # a phone line (pbx.calls.trunk.TrunkOrigin) instead of the A leg
+    origin: Any = None  # the phone line of an inbound or outbound call (pbx.calls.trunk)
+    direction: str = "internal"
 
     def legs(self) -> list[Leg]:
         return [leg for leg in (self.a, *self.b_legs) if leg is not None]
@@ -104,6 +105,8 @@ class B2bua:
         # later would detach and hang up whichever new call got its id.
         self._legs: set[Leg] = set()
         self._unrecorded: list[BridgedCall] = []
+        self.trunks: Any = None  # pbx.calls.trunk.TrunkCalls, set by the composition root
+        self.outbound_prefix = "9"
         self.stats = {"calls_total": 0, "answered_total": 0, "rejected_sources": 0}
 
     # ---- setup / teardown (core thread) -------------------------------------------
@@ -188,6 +191,11 @@ class B2bua:
         self._route(call)
 
     def _route(self, call: BridgedCall) -> None:
+        prefix = self.outbound_prefix
+        if self.trunks is not None and call.callee.startswith(prefix) and len(call.callee) > len(prefix) + 2:
+            if not self.trunks.outbound(call, call.callee[len(prefix):]):
+                self._reject(call, 503, "failed")  # no free line
+            return
         if self.directory.get(call.callee) is None:
             return self._reject(call, 404, "unknown_number")
         if self.busy_elsewhere(call):
@@ -244,10 +252,16 @@ class B2bua:
 
     def on_leg_media(self, leg: Leg) -> None:
         call: BridgedCall | None = leg.call
-        if call is None or call.winner is None or call.bridged:
+        if call is None or call.bridged:
             return
-        a_audio = call.a.audio() if call.a is not None else getattr(call.origin, "port", None)
-        b_audio = call.winner.audio()
+        line_port = getattr(call.origin, "port", None)
+        a_audio = call.a.audio() if call.a is not None else line_port
+        if call.winner is not None:
+            b_audio = call.winner.audio()
+        elif call.a is not None and call.origin is not None:
+            b_audio = line_port  # an outbound call: the line is the far side
+        else:
+            return
         if a_audio is None or b_audio is None:
             return  # the other side's media comes up in its own callback
         a_audio.startTransmit(b_audio)
@@ -302,7 +316,22 @@ class B2bua:
         call.disposition = call.disposition or ("answered" if call.answer else "cancelled")
         for b in call.b_legs:
             b.end()
+        if call.a is not None:  # an outbound call: tell the extension why
+            busy = call.origin.end_reason == "busy"
+            if not call.answer:
+                call.disposition = "busy" if busy else "no_answer"
+            call.a.end(0 if call.answer else (486 if busy else 480))
         self._finish(call)
+
+    def origin_connected(self, call: BridgedCall) -> None:
+        """The number dialled on a line answered: answer the extension and bridge."""
+        if call.state is CallState.ENDED or call.a is None:
+            return
+        call.state, call.answer = CallState.ANSWERED, self.clock()
+        call.origin.open_port()
+        call.a.respond(200)
+        self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee)
+        self.on_leg_media(call.a)
 
     def _leg_gone(self, call: BridgedCall, leg: Leg) -> None:
         """A leg has ended (and was released): what it means for the call."""
@@ -359,7 +388,7 @@ class B2bua:
                 call.rtp[key] = leg.rtp
         record = CallRecord(
             id=call.id, caller=call.caller, callee=call.callee,
-            direction="inbound" if call.origin is not None else "internal",
+            direction=call.direction,
             trunk=call.origin.line_name if call.origin is not None else None,
             start=call.start, answer=call.answer, end=call.end or call.start,
             duration=round(talked, 3), disposition=call.disposition or "failed",

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pjsua2 as pj
 
-from hardware.modem.events import CallEnded, CallerId, ModemEvent, Ring
+from hardware.modem.events import CallConnected, CallEnded, CallerId, ModemEvent, Ring
 from hardware.modem.line import ModemLine
 from pbx.calls.b2bua import B2bua, BridgedCall
 from pbx.core import Core
@@ -57,6 +57,7 @@ class TrunkOrigin:
         self.line_name = line.name
         self.port: ModemAudioPort | None = None
         self.ended = False
+        self.end_reason = ""
 
     def answer(self, done: Callable[[bool], Any]) -> None:
         def work() -> None:
@@ -117,15 +118,41 @@ class TrunkCalls:
         elif isinstance(event, Ring) and current is None:
             pass  # the caller ID follows the first RING; a line without CLIP is for later
         elif isinstance(event, CallEnded) and current is not None:
+            current.origin.end_reason = event.reason
             self.b2bua.origin_ended(current)
+        elif isinstance(event, CallConnected) and current is not None and current.a is not None:
+            self.b2bua.origin_connected(current)
         if current is not None and current.state.value == "ended":
             self.calls.pop(line_name, None)
+
+    def outbound(self, call: BridgedCall, number: str) -> bool:
+        """An extension dialled the outbound prefix: take a free line (core thread)."""
+        line = next((ln for ln in self.lines.values() if ln.state == "idle" and ln.name not in self.calls), None)
+        if line is None:
+            return False
+        call.origin = TrunkOrigin(line)
+        call.direction = "outbound"
+        call.callee = normalise(number, self.country)
+        self.calls[line.name] = call
+        if call.a is not None:
+            call.a.respond(180)
+
+        def dial() -> None:
+            try:
+                line.dial(number)
+            except Exception as exc:
+                log.warning("line %s: dialling %s failed: %s", line.name, number, exc)
+                call.origin.end_reason = "failed"
+                self.core.submit(self.b2bua.origin_ended, call)
+        threading.Thread(target=dial, name=f"dial-{line.name}", daemon=True).start()
+        return True
 
     def _incoming(self, line_name: str, number: str, name: str) -> None:
         line = self.lines.get(line_name)
         if line is None:
             return
-        call = BridgedCall(caller=number, callee="*", a=None, start=self.b2bua.clock())
+        call = BridgedCall(caller=number, callee="*", a=None, start=self.b2bua.clock(),
+                           direction="inbound")
         call.origin = TrunkOrigin(line)
         self.calls[line_name] = call
         self.b2bua.calls[call.id] = call

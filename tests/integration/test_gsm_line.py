@@ -45,3 +45,39 @@ def test_inbound_gsm_call_rings_the_phone_and_bridges_audio(pbx: Daemon, tmp_pat
     record = pbx.last_call()
     assert (record["direction"], record["trunk"], record["caller"], record["callee"],
             record["disposition"]) == ("inbound", "gsm1", "+79161234567", BOB[0], "answered")
+
+
+def test_outbound_call_through_the_gsm_line(pbx: Daemon, tmp_path: Path) -> None:
+    from tests.integration.conftest import ALICE
+
+    deadline = time.monotonic() + 10  # the line initialises after the daemon is up
+    while pbx.api("status")["lines"]["gsm1"]["state"] != "idle" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    caller_audio = RtpEndpoint(700).start()
+    uac = sipp.start(sipp.sipp_args(
+        "uac_call.xml", pbx.sip, csv=sipp.users_csv(tmp_path / "a.csv", [(*ALICE, "989161234567")]),
+        local_port=free_port(), params={"RTPPORT": str(caller_audio.port)}, flags={"caller_hangs_up"},
+        extra=["-d", "4000"]), tmp_path)
+    try:
+        deadline = time.monotonic() + 10
+        while pbx.api("sim/gsm1")["state"] != "dialing" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pbx.api("sim/gsm1")["dialed"] == ["89161234567"], pbx.log()[-3000:]  # the 9 is the way out
+        pbx.api("sim/gsm1/answer", {"tone_hz": 1000})
+        deadline = time.monotonic() + 10
+        while caller_audio.packets_in < 100 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        assert tone_level(caller_audio.audio()[-4000:], 1000) > 0.3, "the caller did not hear the line"
+        assert pbx.api("sim/gsm1?hz=700")["tone_level"] > 0.3, "the line did not hear the caller"
+        result = sipp.finish(uac, timeout=30)
+        assert result.successful == 1, result.explain()
+    finally:
+        caller_audio.stop()
+        if uac.poll() is None:
+            uac.kill()
+    time.sleep(0.5)
+    assert pbx.api("sim/gsm1")["state"] == "idle"  # the caller's BYE hung up the line
+    record = pbx.last_call()
+    assert (record["direction"], record["trunk"], record["caller"], record["callee"],
+            record["disposition"]) == ("outbound", "gsm1", ALICE[0], "+79161234567", "answered")
