@@ -60,7 +60,8 @@ def hangup(line: str):  # type: ignore[no-untyped-def]
 def state(line: str):  # type: ignore[no-untyped-def]
     """The line's state and, with ?hz=F, how much of the audio the PBX sent is that tone."""
     sim = simulator(line)
-    out = {"line": line, "state": sim.state, "dialed": sim.dialed, "sent_dtmf": sim.sent_dtmf}
+    out = {"line": line, "state": sim.state, "dialed": sim.dialed, "sent_dtmf": sim.sent_dtmf,
+           "last_ring_at": sim.last_ring_at}
     if "hz" in request.args:
         audio = sim.captured_audio().astype(np.float64)[-16000:]
         freq = float(request.args["hz"])

@@ -139,7 +139,9 @@ class AtChannel:
         buffer = b""
         while not self._closed.is_set():
             try:
-                chunk = self.port.read(256)
+                # Whatever is there now, or wait for one byte: a fixed-size read would sit
+                # out the port timeout on every short URC (RING is 6 bytes).
+                chunk = self.port.read(max(1, getattr(self.port, "in_waiting", 0)))
             except Exception as exc:  # unplugged: SerialException / OSError
                 self._lost(f"read failed: {exc}")
                 return

@@ -71,6 +71,8 @@ class SimModem:
         self._at: _Pty | None = None
         self._audio: _Pty | None = None
         self._next_ring = 0.0
+        self._call_started = 0.0
+        self.last_ring_at = 0.0  # wall-clock time the first RING + caller ID of a call went out
 
     # ---- life cycle -----------------------------------------------------------------
     def start(self) -> "SimModem":
@@ -100,6 +102,7 @@ class SimModem:
     def incoming_call(self, number: str, withheld: bool = False) -> None:
         with self._lock:
             self.state, self.caller, self._next_ring = "ringing", (number, withheld), 0.0
+            self._call_started = time.time()
 
     def remote_answer(self) -> None:
         with self._lock:
@@ -213,7 +216,10 @@ class SimModem:
             number, withheld = self.caller
             kind = 145 if number.startswith("+") else 129
             clip = '+CLIP: "",128,"",0,"",1' if withheld else f'+CLIP: "{number}",{kind},"",0,"",0'
+            first = self.last_ring_at < self._call_started
             self._urc("RING", clip)
+            if first:
+                self.last_ring_at = time.time()
 
     def _answer(self, command: str) -> bytes:
         with self._lock:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_register.py", "bench_calls.py", "bench_dtmf.py"]
+BENCHES = ["bench_register.py", "bench_calls.py", "bench_dtmf.py", "bench_ring_to_invite.py"]
 
 if __name__ == "__main__":
     failed = 0
