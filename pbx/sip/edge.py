@@ -12,7 +12,7 @@ import logging
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Callable
 
 from pbx.errors import ConfigError, PbxError, SipParseError
@@ -27,6 +27,7 @@ from pbx.sip.uri import NameAddr, Uri, Via
 
 log = logging.getLogger(__name__)
 CALLER_HEADER = "X-Pbx-Caller"
+RETRANSMIT_WINDOW = 32.0  # seconds: RFC 3261 timer F, how long a UDP client may resend
 DIALOG_CREATING = {"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"}
 
 
@@ -59,6 +60,9 @@ class SipEdge:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        # Replies the edge wrote itself, by request identity: a retransmitted REGISTER
+        # must get the same answer, not a second digest check (that would be a replay).
+        self._replies: OrderedDict[tuple, tuple[float, bytes]] = OrderedDict()
 
     # ---- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -137,6 +141,10 @@ class SipEdge:
             return self._relay_response(msg)
         if from_core:
             return self._relay_request(msg, src, to_core=False)
+        cached = self._replies.get(self._request_key(msg, src))
+        if cached is not None and time.monotonic() - cached[0] < RETRANSMIT_WINDOW:
+            self.stats["retransmissions"] += 1
+            return self._reply_raw(cached[1], src)
         self._stamp_via(msg, src)
         if msg.method == "REGISTER":
             return self._register(msg, src)
@@ -257,7 +265,19 @@ class SipEdge:
                 headers: list[tuple[str, str]] | None = None) -> None:
         if req.method == "ACK":
             return
-        self._reply_raw(bytes(replies.response(req, status, reason, headers)), src)
+        data = bytes(replies.response(req, status, reason, headers))
+        now = time.monotonic()
+        self._replies[self._request_key(req, src)] = (now, data)
+        while self._replies and (len(self._replies) > 20000  # bounded under a flood
+                                 or now - next(iter(self._replies.values()))[0] > RETRANSMIT_WINDOW):
+            self._replies.popitem(last=False)
+        self._reply_raw(data, src)
+
+    @staticmethod
+    def _request_key(req: SipRequest, src: Source) -> tuple:
+        via = req.get_all("via")
+        branch = Via.parse(via[0]).branch if via else ""  # before or after received/rport
+        return (src.host, src.port, branch, req.call_id, req.get("cseq"))
 
     def _reply_raw(self, data: bytes | None, src: Source) -> None:
         if data is None:

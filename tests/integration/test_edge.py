@@ -118,3 +118,14 @@ def test_brute_force_gets_the_source_banned(tmp_path: Path) -> None:
             phone.register(*ALICE, cseq=500)
     finally:
         assert daemon.stop() == 0
+
+
+def test_a_retransmitted_register_gets_the_same_answer_not_a_replay_failure(pbx: Daemon) -> None:
+    phone = Phone(pbx.sip_port)
+    first = phone.register(*ALICE)
+    assert first.startswith(b"SIP/2.0 200 OK")
+    phone.send(phone.last_sent)  # the same authenticated REGISTER again, as after a lost 200
+    again = phone.recv()
+    assert again == first
+    status = pbx.api("status")["edge"]
+    assert status["retransmissions"] == 1 and status.get("auth_failures", 0) == 0

@@ -34,8 +34,10 @@ class Phone:
             self.sock.connect(self.edge)
         self.port = self.sock.getsockname()[1]
         self.buffer = b""
+        self.last_sent = b""
 
     def send(self, data: bytes) -> None:
+        self.last_sent = data
         if self.transport == "UDP":
             self.sock.sendto(data, self.edge)
         else:
