@@ -21,6 +21,14 @@ def simulator(line: str):  # type: ignore[no-untyped-def]
     return sim
 
 
+def _say_tone(sim, body: dict) -> None:  # type: ignore[no-untyped-def]
+    """The far end 'speaks' a steady tone (tone_hz, seconds), for audio checks."""
+    tone = float(body.get("tone_hz", 0))
+    if tone:
+        t = np.arange(8000 * int(body.get("seconds", 30))) / 8000
+        sim.inject_audio((6000 * np.sin(2 * np.pi * tone * t)).astype(np.int16))
+
+
 @bp.post("/<line>/call")
 def call(line: str):  # type: ignore[no-untyped-def]
     body = request.get_json(silent=True) or {}
@@ -28,10 +36,7 @@ def call(line: str):  # type: ignore[no-untyped-def]
     if not number and not body.get("withheld"):
         raise ValidationError("give the caller's number in 'from' (or 'withheld': true)")
     sim = simulator(line)
-    tone = float(body.get("tone_hz", 0))
-    if tone:  # what the caller "says": a steady tone, for audio checks
-        t = np.arange(8000 * int(body.get("seconds", 30))) / 8000
-        sim.inject_audio((6000 * np.sin(2 * np.pi * tone * t)).astype(np.int16))
+    _say_tone(sim, body)
     sim.incoming_call(number, withheld=bool(body.get("withheld")))
     return jsonify({"line": line, "state": sim.state}), 202
 
@@ -41,10 +46,7 @@ def answer(line: str):  # type: ignore[no-untyped-def]
     """The number the PBX dialled picks up (optionally 'saying' a tone)."""
     body = request.get_json(silent=True) or {}
     sim = simulator(line)
-    tone = float(body.get("tone_hz", 0))
-    if tone:
-        t = np.arange(8000 * int(body.get("seconds", 30))) / 8000
-        sim.inject_audio((6000 * np.sin(2 * np.pi * tone * t)).astype(np.int16))
+    _say_tone(sim, body)
     sim.remote_answer()
     return jsonify({"line": line, "state": sim.state})
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.integration.conftest import BOB
 from tests.support import sipp
-from tests.support.daemon import Daemon, free_port
+from tests.support.daemon import Daemon, free_port, wait_until
 from tests.support.rtp import RtpEndpoint, tone_level
 
 
@@ -26,9 +26,7 @@ def test_inbound_gsm_call_rings_the_phone_and_bridges_audio(pbx: Daemon, tmp_pat
         time.sleep(0.3)
         # as a person would: pbx sim call, reaching the running daemon
         pbx.pbx("sim", "call", "--trunk", "gsm1", "--from", "89161234567", "--tone", "1000")
-        deadline = time.monotonic() + 15
-        while phone_audio.packets_in < 100 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: phone_audio.packets_in >= 100, timeout=15)
         time.sleep(1.0)
         assert tone_level(phone_audio.audio()[-8000:], 1000) > 0.3, "the phone did not hear the line"
         state = pbx.api("sim/gsm1?hz=1300")
@@ -50,23 +48,18 @@ def test_inbound_gsm_call_rings_the_phone_and_bridges_audio(pbx: Daemon, tmp_pat
 def test_outbound_call_through_the_gsm_line(pbx: Daemon, tmp_path: Path) -> None:
     from tests.integration.conftest import ALICE
 
-    deadline = time.monotonic() + 10  # the line initialises after the daemon is up
-    while pbx.api("status")["lines"]["gsm1"]["state"] != "idle" and time.monotonic() < deadline:
-        time.sleep(0.1)
+    # the line initialises after the daemon is up
+    wait_until(lambda: pbx.api("status")["lines"]["gsm1"]["state"] == "idle")
     caller_audio = RtpEndpoint(700).start()
     uac = sipp.start(sipp.sipp_args(
         "uac_call.xml", pbx.sip, csv=sipp.users_csv(tmp_path / "a.csv", [(*ALICE, "989161234567")]),
         local_port=free_port(), params={"RTPPORT": str(caller_audio.port)}, flags={"caller_hangs_up"},
         extra=["-d", "4000"]), tmp_path)
     try:
-        deadline = time.monotonic() + 10
-        while pbx.api("sim/gsm1")["state"] != "dialing" and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: pbx.api("sim/gsm1")["state"] == "dialing")
         assert pbx.api("sim/gsm1")["dialed"] == ["89161234567"], pbx.log()[-3000:]  # the 9 is the way out
         pbx.api("sim/gsm1/answer", {"tone_hz": 1000})
-        deadline = time.monotonic() + 10
-        while caller_audio.packets_in < 100 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: caller_audio.packets_in >= 100)
         time.sleep(0.5)
         assert tone_level(caller_audio.audio()[-4000:], 1000) > 0.3, "the caller did not hear the line"
         assert pbx.api("sim/gsm1?hz=700")["tone_level"] > 0.3, "the line did not hear the caller"

@@ -15,6 +15,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+def wait_until(check, timeout: float = 10.0, every: float = 0.1) -> bool:  # type: ignore[no-untyped-def]
+    """Poll check() until it is true or the time is up; returns the last answer."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+    return True
+
+
 def free_port() -> int:
     """A port free for both UDP and TCP on 127.0.0.1 (the edge binds both)."""
     for _ in range(50):
