@@ -52,7 +52,7 @@ class Appliance:
         self.first_password: str | None = None
         self.leds: StatusLeds | None = None
         self.trunks: Any = None
-        self.sim: Any = None
+        self.lines: Any = None
 
     def start(self) -> None:
         cfg = self.cfg
@@ -83,9 +83,9 @@ class Appliance:
                            ring_timeout=cfg.ring_timeout)
         self.core.call(self.b2bua.start, self.engine)
 
-        self._start_lines()
-        if self.sim is not None:
-            services.simulators[self.sim.name] = self.sim
+        self._start_lines(services)
+        services.lines = self.line_states
+        services.send_sms = self.trunks.send_sms
         services.registrations = self.edge.registrar.snapshot
         services.active_calls = self.active_calls
         services.status = self.status
@@ -94,23 +94,25 @@ class Appliance:
         self.bus.publish("ready")
         systemd.notify("READY=1")
 
-    def _start_lines(self) -> None:
-        """Development mode: one simulated GSM line, gsm1 (SIM7600 on a pty)."""
-        from hardware.modem.line import ModemLine
-        from hardware.modem.simulator import SimModem
+    def _start_lines(self, services: Services) -> None:
+        """The configured trunks' lines; in development mode a first start configures one
+        simulated GSM line, gsm1 (SIM7600 on a pty), so calls can be tried at once."""
+        from pbx.calls.lines import LineManager
         from pbx.calls.trunk import TrunkCalls
+        from pbx.store.trunks import new_trunk
 
         assert self.core is not None and self.b2bua is not None
-        self.trunks = TrunkCalls(self.core, self.b2bua)
+        settings = Settings(self.cfg.data_dir)
+        if self.cfg.simulated_hardware and not settings.get("dev_trunk_added"):
+            if services.trunks.get("gsm1") is None:
+                services.trunks.add(new_trunk("gsm1", "gsm", "sim7600", "sim"))
+            settings.set("dev_trunk_added", True)
+        settings.close()
+        self.trunks = TrunkCalls(self.core, self.b2bua, sms_journal=services.journal)
         self.b2bua.trunks = self.trunks
-        if not self.cfg.simulated_hardware:
-            return  # real lines come from the trunk configuration (next step)
-        self.sim = SimModem("sim7600", "gsm1", directory=self.cfg.data_dir / "sim").start()
-        trunks = self.trunks
-        line = ModemLine("gsm1", self.sim.port, "sim7600", audio_port=self.sim.audio_port,
-                         on_event=trunks.on_event,
-                         on_audio=lambda frame: trunks.on_audio("gsm1", frame)).start()
-        trunks.add_line(line)
+        self.lines = LineManager(services.trunks, self.trunks, self.core,
+                                 simulators_allowed=self.cfg.simulated_hardware,
+                                 sim_dir=self.cfg.data_dir / "sim", simulators=services.simulators).start()
 
     def _start_web(self, services: Services) -> None:
         from webadmin.app import create_app
@@ -123,11 +125,18 @@ class Appliance:
     def status(self) -> dict:
         edge = dict(self.edge.stats) if self.edge else {}
         core = self.core.call(self.b2bua.status, timeout=2.0) if self.core and self.b2bua else {}
-        lines = {name: {"state": ln.state, "operator": ln.operator,
-                        "signal_dbm": ln.signal.dbm if ln.signal else None}
-                 for name, ln in (self.trunks.lines.items() if self.trunks else [])}
-        return {"edge": edge, "core": core, "lines": lines,
+        return {"edge": edge, "core": core, "lines": self.line_states(),
                 "registrations": self.edge.registrar.count() if self.edge else 0}
+
+    def line_states(self) -> dict[str, dict]:
+        """Live state per configured trunk ('down' with the reason when it cannot run)."""
+        if self.core is None or self.trunks is None or self.lines is None:
+            return {}
+        states = self.core.call(self.trunks.snapshot, timeout=2.0)
+        for name, problem in dict(self.lines.problems).items():
+            states[name] = {"state": "down", "operator": "", "signal_dbm": None, "in_call": False,
+                            "problem": problem}
+        return states
 
     def _write_control_file(self, services: Services) -> None:
         """Where `pbx sim ...` finds this daemon: its web address and a token of its own
@@ -168,11 +177,8 @@ class Appliance:
                 time.sleep(0.3)  # let the BYEs cross the edge before it closes
             except Exception:
                 log.exception("hanging up calls at shutdown failed")
-        if self.trunks is not None:
-            for line in self.trunks.lines.values():
-                line.stop()
-        if self.sim is not None:
-            self.sim.stop()
+        if self.lines is not None:
+            self.lines.stop()
         if self.edge is not None:
             self.edge.stop()
         if self.core is not None and not self.core.stop():

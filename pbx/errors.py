@@ -52,6 +52,13 @@ class StorageError(PbxError):
     error_id = "storage"
 
 
+class LineUnavailable(PbxError):
+    """A phone line is down or the modem refused the operation."""
+
+    status = 503
+    error_id = "line_unavailable"
+
+
 class SipParseError(PbxError):
     """A SIP message that cannot be parsed; the edge answers 400 or drops it."""
 

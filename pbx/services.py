@@ -9,6 +9,7 @@ from pbx.store.admin import AdminStore
 from pbx.store.extensions import ExtensionStore
 from pbx.store.journal import CallJournal
 from pbx.store.tokens import TokenStore
+from pbx.store.trunks import TrunkStore
 
 
 def _none() -> list[dict]:
@@ -21,13 +22,16 @@ class Services:
     tokens: TokenStore
     admin: AdminStore
     journal: CallJournal
+    trunks: TrunkStore
     registrations: Callable[[], list[dict]] = field(default=_none)
     active_calls: Callable[[], list[dict]] = field(default=_none)
     status: Callable[[], dict] = field(default=dict)
+    lines: Callable[[], dict] = field(default=dict)  # live line states by trunk name
+    send_sms: Callable[..., Any] | None = None  # (to, text, trunk) with a running daemon
     simulators: dict[str, Any] = field(default_factory=dict)  # development mode: name -> SimModem
 
     def close(self) -> None:
-        for store in (self.extensions, self.tokens, self.admin, self.journal):
+        for store in (self.extensions, self.tokens, self.admin, self.journal, self.trunks):
             store.close()
 
 
@@ -35,4 +39,5 @@ def open_services(data_dir: Path, realm: str = "pbx") -> Services:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     return Services(extensions=ExtensionStore(data_dir, realm), tokens=TokenStore(data_dir),
-                    admin=AdminStore(data_dir), journal=CallJournal(data_dir / "calls.sqlite"))
+                    admin=AdminStore(data_dir), journal=CallJournal(data_dir / "calls.sqlite"),
+                    trunks=TrunkStore(data_dir))

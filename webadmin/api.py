@@ -5,8 +5,9 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from pbx.errors import AuthError, ValidationError
+from pbx.errors import AuthError, LineUnavailable, NotFound, ValidationError
 from pbx.services import Services
+from pbx.store.trunks import Trunk, new_trunk
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.yaml")
@@ -78,3 +79,66 @@ def list_calls():  # type: ignore[no-untyped-def]
     except ValueError:
         raise ValidationError("limit must be an integer and since a Unix time") from None
     return jsonify([r.to_dict() for r in services().journal.list(limit=limit, since=since)])
+
+
+def _body(what: str) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError(f"expected a JSON object with {what}")
+    return body
+
+
+def _trunk_view(trunk: Trunk, states: dict[str, dict]) -> dict:
+    live = states.get(trunk.name, {"state": "stopped", "operator": "", "signal_dbm": None, "in_call": False})
+    return {**trunk.public(), **live}
+
+
+@bp.get("/trunks")
+def list_trunks():  # type: ignore[no-untyped-def]
+    """Configured phone lines with their live state (stopped when the daemon is not running)."""
+    states = services().lines()
+    return jsonify([_trunk_view(t, states) for t in services().trunks.list()])
+
+
+@bp.get("/trunks/<name>")
+def get_trunk(name: str):  # type: ignore[no-untyped-def]
+    trunk = services().trunks.get(name)
+    if trunk is None:
+        raise NotFound(f"trunk {name} does not exist")
+    return jsonify(_trunk_view(trunk, services().lines()))
+
+
+@bp.post("/trunks")
+def add_trunk():  # type: ignore[no-untyped-def]
+    body = _body("name, type, dialect and port")
+    fields = ("name", "type", "dialect", "port", "audio_port", "country", "area_code")
+    unknown = set(body) - set(fields)
+    if unknown:
+        raise ValidationError(f"unknown field {sorted(unknown)[0]}; known: {', '.join(fields)}")
+    trunk = services().trunks.add(new_trunk(**{k: str(body[k]) for k in fields if k in body}))
+    return jsonify(trunk.public()), 201
+
+
+@bp.delete("/trunks/<name>")
+def delete_trunk(name: str):  # type: ignore[no-untyped-def]
+    services().trunks.delete(name)
+    return "", 204
+
+
+@bp.get("/sms")
+def list_sms():  # type: ignore[no-untyped-def]
+    try:
+        limit = min(int(request.args.get("limit", 100)), 1000)
+    except ValueError:
+        raise ValidationError("limit must be an integer") from None
+    return jsonify([m.to_dict() for m in services().journal.list_sms(limit)])
+
+
+@bp.post("/sms")
+def send_sms():  # type: ignore[no-untyped-def]
+    body = _body("to and text (and optionally trunk)")
+    send = services().send_sms
+    if send is None:
+        raise LineUnavailable("the daemon is not running")
+    record = send(str(body.get("to", "")), str(body.get("text", "")), str(body.get("trunk", "")))
+    return jsonify(record.to_dict()), 201

@@ -73,11 +73,12 @@ def dashboard():  # type: ignore[no-untyped-def]
     midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
     svc = services()
     try:
-        calls = svc.active_calls()
+        calls, states = svc.active_calls(), svc.lines()
     except Exception:
-        calls = []
+        calls, states = [], {}
+    lines = [{**t.public(), **states.get(t.name, {"state": "stopped"})} for t in svc.trunks.list()]
     return render_template("dashboard.html", registrations=svc.registrations(), calls=calls,
-                           today=svc.journal.summary(midnight))
+                           today=svc.journal.summary(midnight), lines=lines)
 
 
 @bp.route("/extensions", methods=["GET", "POST"])

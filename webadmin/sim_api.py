@@ -63,7 +63,7 @@ def state(line: str):  # type: ignore[no-untyped-def]
     """The line's state and, with ?hz=F, how much of the audio the PBX sent is that tone."""
     sim = simulator(line)
     out = {"line": line, "state": sim.state, "dialed": sim.dialed, "sent_dtmf": sim.sent_dtmf,
-           "last_ring_at": sim.last_ring_at}
+           "sent_sms": sim.sent_sms, "last_ring_at": sim.last_ring_at, "plugged": sim.plugged}
     if "hz" in request.args:
         audio = sim.captured_audio().astype(np.float64)[-16000:]
         freq = float(request.args["hz"])
@@ -73,3 +73,46 @@ def state(line: str):  # type: ignore[no-untyped-def]
         else:
             out["tone_level"] = 0.0
     return jsonify(out)
+
+
+@bp.post("/<line>/sms")
+def sms(line: str):  # type: ignore[no-untyped-def]
+    """The network delivers a text message to the line (several parts when long)."""
+    body = request.get_json(silent=True) or {}
+    sender, text = str(body.get("from", "")), str(body.get("text", ""))
+    if not sender or not text:
+        raise ValidationError("give the sender in 'from' and the message in 'text'")
+    simulator(line).incoming_sms(sender, text)
+    return jsonify({"line": line, "from": sender}), 202
+
+
+@bp.post("/<line>/dtmf")
+def dtmf(line: str):  # type: ignore[no-untyped-def]
+    """The far end presses keys."""
+    digits = str((request.get_json(silent=True) or {}).get("digits", ""))
+    if not digits or set(digits) - set("0123456789*#ABCD"):
+        raise ValidationError("digits: 0-9, *, #, A-D")
+    simulator(line).send_dtmf(digits)
+    return jsonify({"line": line, "digits": digits})
+
+
+FAULTS = ("unplug", "replug", "freeze", "thaw", "reset", "garbage", "slow")
+
+
+@bp.post("/<line>/fault")
+def fault(line: str):  # type: ignore[no-untyped-def]
+    """unplug/replug, freeze/thaw, reset, garbage (random bytes), slow (seconds per answer)."""
+    body = request.get_json(silent=True) or {}
+    kind = str(body.get("kind", ""))
+    if kind not in FAULTS:
+        raise ValidationError(f"kind: one of {', '.join(FAULTS)}")
+    try:
+        seconds = float(body.get("seconds", 0))
+    except (TypeError, ValueError):
+        raise ValidationError("seconds must be a number") from None
+    sim = simulator(line)
+    if kind == "garbage":
+        sim.garbage(int(body.get("bytes", 4096)))
+    else:
+        sim.fault(kind, seconds)
+    return jsonify({"line": line, "fault": kind})

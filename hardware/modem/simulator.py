@@ -98,6 +98,10 @@ class SimModem:
                 pty.close()
         self._at = self._audio = None
 
+    @property
+    def plugged(self) -> bool:
+        return self._at is not None
+
     # ---- what a person or a test does -------------------------------------------------
     def incoming_call(self, number: str, withheld: bool = False) -> None:
         with self._lock:
@@ -142,6 +146,11 @@ class SimModem:
     def captured_audio(self) -> np.ndarray:
         with self._lock:
             return np.frombuffer(bytes(self._captured), dtype="<i2").copy()
+
+    def garbage(self, size: int) -> None:
+        """Random bytes on the AT port, as a modem with a wrong baud rate or a bad cable sends."""
+        for _ in range(0, size, 4096):
+            self._write(os.urandom(min(4096, size)))
 
     def fault(self, kind: str, seconds: float = 0.0) -> None:
         """unplug, replug, freeze, thaw, reset, garbage, slow (answers delayed by seconds)."""

@@ -268,6 +268,23 @@ class B2bua:
         b_audio.startTransmit(a_audio)
         call.bridged = True
 
+    def on_leg_dtmf(self, leg: Leg, digit: str) -> None:
+        """A phone pressed a key: on a line call it goes out to the line."""
+        call: BridgedCall | None = leg.call
+        if call is None or call.state is not CallState.ANSWERED or call.origin is None:
+            return
+        if leg is call.a or leg is call.winner:
+            call.origin.send_dtmf(digit)
+
+    def origin_dtmf(self, call: BridgedCall, digit: str) -> None:
+        """The far end on a line pressed a key: pass it to the phone in the call."""
+        if call.state is not CallState.ANSWERED:
+            return
+        leg = call.winner if call.a is None else call.a
+        if leg is not None:
+            leg.send_digit(digit)
+        self.bus.publish("dtmf", id=call.id, digit=digit, source=call.origin.line_name)
+
     # ---- state machine --------------------------------------------------------------
     def _b_answered(self, call: BridgedCall, leg: Leg) -> None:
         if call.winner is not None:

@@ -14,6 +14,7 @@ class LegOwner(Protocol):
     def on_incoming(self, leg: "Leg", raw: str, src: str) -> None: ...
     def on_leg_state(self, leg: "Leg", state: int, status: int) -> None: ...
     def on_leg_media(self, leg: "Leg") -> None: ...
+    def on_leg_dtmf(self, leg: "Leg", digit: str) -> None: ...
 
 
 @contextlib.contextmanager
@@ -51,6 +52,21 @@ class Leg(pj.Call):
     def onCallMediaState(self, prm: "pj.OnCallMediaStateParam") -> None:
         with guarded("call media"):
             self.owner.on_leg_media(self)
+
+    def onDtmfDigit(self, prm: "pj.OnDtmfDigitParam") -> None:
+        with guarded("call dtmf"):
+            self.owner.on_leg_dtmf(self, prm.digit)
+
+    def send_digit(self, digit: str) -> None:
+        """RFC 4733 telephone-event when the phone offered it, else SIP INFO."""
+        for method in (pj.PJSUA_DTMF_METHOD_RFC2833, pj.PJSUA_DTMF_METHOD_SIP_INFO):
+            prm = pj.CallSendDtmfParam()
+            prm.method, prm.digits = method, digit
+            try:
+                self.sendDtmf(prm)
+                return
+            except pj.Error as exc:
+                log.debug("DTMF %s by method %s failed: %s", digit, method, exc.reason)
 
     def onStreamDestroyed(self, prm: "pj.OnStreamDestroyedParam") -> None:
         # The stream is still there during this callback: last chance for RTP counters.

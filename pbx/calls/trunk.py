@@ -9,15 +9,19 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import time
 from typing import Any, Callable
 
 import pjsua2 as pj
 
-from hardware.modem.events import CallConnected, CallEnded, CallerId, ModemEvent, Ring
+from hardware.modem.events import CallConnected, CallEnded, CallerId, Dtmf, ModemEvent, Ring, SmsReceived
 from hardware.modem.line import ModemLine
 from pbx.calls.b2bua import B2bua, BridgedCall
 from pbx.core import Core
+from pbx.errors import LineUnavailable, NotFound, ValidationError
 from pbx.numbers import normalise
+from pbx.store.journal import SmsRecord
+from pbx.store.trunks import Trunk
 
 log = logging.getLogger(__name__)
 FRAME_BYTES = 320
@@ -78,6 +82,14 @@ class TrunkOrigin:
         if port is not None:
             port.incoming.append(frame)
 
+    def send_dtmf(self, digits: str) -> None:
+        def work() -> None:
+            try:
+                self.line.send_dtmf(digits)
+            except Exception as exc:
+                log.warning("line %s: DTMF %s not sent: %s", self.line_name, digits, exc)
+        threading.Thread(target=work, name=f"dtmf-{self.line_name}", daemon=True).start()
+
     def hangup(self) -> None:
         if not self.ended:
             self.ended = True
@@ -87,15 +99,40 @@ class TrunkOrigin:
 class TrunkCalls:
     """Routes modem events (on the core thread) to calls; one call per line at a time."""
 
-    def __init__(self, core: Core, b2bua: B2bua, country: str = "RU") -> None:
+    def __init__(self, core: Core, b2bua: B2bua, sms_journal: Any = None) -> None:
         self.core = core
         self.b2bua = b2bua
-        self.country = country
+        self.sms_journal = sms_journal
         self.lines: dict[str, ModemLine] = {}
+        self.trunks: dict[str, Trunk] = {}
         self.calls: dict[str, BridgedCall] = {}
 
-    def add_line(self, line: ModemLine) -> None:
+    # ---- lines come and go with the configuration (core thread) -------------------------
+    def add_line(self, line: ModemLine, trunk: Trunk) -> None:
         self.lines[line.name] = line
+        self.trunks[line.name] = trunk
+
+    def remove_line(self, name: str) -> ModemLine | None:
+        """The trunk was deleted: end its call; the caller stops the returned line."""
+        call = self.calls.pop(name, None)
+        if call is not None and call.origin is not None:
+            call.origin.end_reason = "trunk removed"
+            self.b2bua.origin_ended(call)
+        self.trunks.pop(name, None)
+        return self.lines.pop(name, None)
+
+    def snapshot(self) -> dict[str, dict]:
+        """Each line's live state for the API, the dashboard and `pbx trunk list`."""
+        out = {}
+        for name, line in self.lines.items():
+            out[name] = {"state": line.state, "operator": line.operator,
+                         "signal_dbm": line.signal.dbm if line.signal else None,
+                         "in_call": name in self.calls}
+        return out
+
+    def _number(self, line_name: str, raw: str) -> str:
+        trunk = self.trunks.get(line_name)
+        return normalise(raw, trunk.country if trunk else "RU", trunk.area_code if trunk else "")
 
     def on_event(self, event: ModemEvent) -> None:
         """From any thread: hop onto the core."""
@@ -113,7 +150,7 @@ class TrunkCalls:
             self.calls.pop(line_name, None)  # ended from the SIP side meanwhile
             current = None
         if isinstance(event, CallerId) and current is None:
-            self._incoming(line_name, normalise(event.number, self.country) if not event.anonymous
+            self._incoming(line_name, self._number(line_name, event.number) if not event.anonymous
                            else "anonymous", event.name)
         elif isinstance(event, Ring) and current is None:
             pass  # the caller ID follows the first RING; a line without CLIP is for later
@@ -122,6 +159,10 @@ class TrunkCalls:
             self.b2bua.origin_ended(current)
         elif isinstance(event, CallConnected) and current is not None and current.a is not None:
             self.b2bua.origin_connected(current)
+        elif isinstance(event, Dtmf) and current is not None:
+            self.b2bua.origin_dtmf(current, event.digit)
+        elif isinstance(event, SmsReceived):
+            self._store_sms(event)
         if current is not None and current.state.value == "ended":
             self.calls.pop(line_name, None)
 
@@ -132,7 +173,7 @@ class TrunkCalls:
             return False
         call.origin = TrunkOrigin(line)
         call.direction = "outbound"
-        call.callee = normalise(number, self.country)
+        call.callee = self._number(line.name, number)
         self.calls[line.name] = call
         if call.a is not None:
             call.a.respond(180)
@@ -146,6 +187,40 @@ class TrunkCalls:
                 self.core.submit(self.b2bua.origin_ended, call)
         threading.Thread(target=dial, name=f"dial-{line.name}", daemon=True).start()
         return True
+
+    # ---- messages ------------------------------------------------------------------------
+    def _store_sms(self, event: SmsReceived) -> None:
+        sender = self._number(event.line, event.sender)
+        record = SmsRecord(event.line, "in", sender, event.text, event.parts, time.time(), "received")
+        try:
+            self.sms_journal.add_sms(record)
+        except Exception:
+            log.exception("line %s: SMS from %s could not be stored", event.line, sender)
+        self.b2bua.bus.publish("sms_received", trunk=event.line, sender=sender, text=event.text)
+
+    def send_sms(self, to: str, text: str, trunk: str = "") -> SmsRecord:
+        """Send on the named line, or the first GSM line that is up (web/CLI thread: it
+        waits for the modem). The message is journalled, sent or failed."""
+        if not text or len(text) > 1530:
+            raise ValidationError("text: 1 to 1530 characters (ten parts at most)")
+        digits = to.strip()
+        if not digits.lstrip("+").isdigit():
+            raise ValidationError("to: a phone number, e.g. +79161234567")
+        gsm = [n for n, t in self.trunks.items() if t.type == "gsm" and (not trunk or n == trunk)]
+        if trunk and not gsm:
+            raise NotFound(f"no GSM trunk named {trunk}")
+        name = next((n for n in gsm if self.lines[n].state != "down"), gsm[0] if gsm else "")
+        if not name:
+            raise NotFound("no GSM line is configured for SMS")
+        record = SmsRecord(name, "out", self._number(name, digits), text, 0, time.time(), "sent")
+        try:
+            record.parts = self.lines[name].send_sms(digits, text)
+        except Exception as exc:
+            record.status = f"failed: {exc}"
+        self.sms_journal.add_sms(record)
+        if record.status != "sent":
+            raise LineUnavailable(f"line {name}: the message was not sent ({record.status[8:]})")
+        return record
 
     def _incoming(self, line_name: str, number: str, name: str) -> None:
         line = self.lines.get(line_name)

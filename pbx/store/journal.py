@@ -3,6 +3,7 @@ on every call. Safe from several threads (one connection each) and from the CLI 
 the daemon writes."""
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -21,6 +22,12 @@ CREATE TABLE IF NOT EXISTS calls (
   disposition TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS calls_start ON calls(start);
+CREATE TABLE IF NOT EXISTS sms (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, trunk TEXT NOT NULL, direction TEXT NOT NULL,
+  peer TEXT NOT NULL, text TEXT NOT NULL, parts INTEGER NOT NULL, at REAL NOT NULL,
+  status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sms_at ON sms(at);
 """
 
 
@@ -37,6 +44,21 @@ class CallRecord:
     duration: float  # seconds talked
     disposition: str
     details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SmsRecord:
+    trunk: str
+    direction: str  # in, out
+    peer: str  # the other party's number, E.164 where it is one
+    text: str
+    parts: int
+    at: float
+    status: str  # received, sent, failed: <why>
+    id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +114,22 @@ class CallJournal:
         total = sum(counts.values())
         answered = counts.get("answered", 0)
         return {"total": total, "answered": answered, "missed": total - answered}
+
+    def add_sms(self, sms: SmsRecord) -> SmsRecord:
+        row = asdict(sms)
+        row.pop("id")
+        try:
+            with self._conn() as conn:
+                cur = conn.execute("INSERT INTO sms (trunk, direction, peer, text, parts, at, status)"
+                                   " VALUES (:trunk, :direction, :peer, :text, :parts, :at, :status)", row)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot write the message: {exc}") from exc
+        sms.id = cur.lastrowid
+        return sms
+
+    def list_sms(self, limit: int = 100) -> builtins.list[SmsRecord]:
+        rows = self._conn().execute("SELECT * FROM sms ORDER BY at DESC, id DESC LIMIT ?", [limit]).fetchall()
+        return [SmsRecord(**dict(r)) for r in rows]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

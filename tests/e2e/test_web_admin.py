@@ -1,6 +1,6 @@
 """The owner's first visit in a real browser (Debian's headless chromium) against the
 real daemon: one-time password, forced change, add an extension, see its phone
-register on the dashboard, delete it, log out."""
+register on the dashboard (with the phone lines), delete it, log out."""
 from __future__ import annotations
 
 import os
@@ -79,6 +79,8 @@ def test_owner_first_visit(browser, tmp_path: Path) -> None:
         assert phone.register("105", "Eve-desk-phone-9").startswith(b"SIP/2.0 200 OK")
         browser.find_element(By.LINK_TEXT, "Dashboard").click()
         assert shows(browser, "sip:105@")
+        lines = browser.find_element(By.ID, "lines").text  # the simulated GSM line, up
+        assert "gsm1" in lines and "sim7600" in lines and "MegaFon" in lines and "dBm" in lines, lines
         browser.save_screenshot(str(SCREENSHOTS / "pbx-dashboard.png"))
 
         browser.find_element(By.LINK_TEXT, "Extensions").click()

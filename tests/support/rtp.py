@@ -1,4 +1,5 @@
-"""A minimal RTP endpoint for tests: sends a G.711 tone and keeps what it hears.
+"""A minimal RTP endpoint for tests: sends a G.711 tone and keeps what it hears, and
+sends and receives DTMF as RFC 4733 telephone-events.
 
 SIPp does the signalling; this socket is the phone's media, so a test can prove that
 audio crossed the appliance by finding the other side's tone in what arrived.
@@ -67,6 +68,10 @@ class RtpEndpoint:
         self.pt: int | None = None  # answer in the codec the appliance sends
         self.packets_in = 0
         self.packets_out = 0
+        self.digits: list[str] = []  # RFC 4733 events received, one per key press
+        self.event_pt: int | None = None  # the telephone-event payload type (from the peer)
+        self._seen_events: set[int] = set()
+        self._to_send: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -84,20 +89,56 @@ class RtpEndpoint:
             return np.zeros(0, np.int16)
         return DECODERS[self.pt](b"".join(self.received))
 
+    def send_digit(self, digit: str, pt: int) -> None:
+        """Press a key: 100 ms of telephone-event packets, then three end packets."""
+        self.event_pt = pt
+        self._to_send.append(digit)
+
+    EVENTS = "0123456789*#ABCD"
+
+    def _receive(self, data: bytes, addr: tuple[str, int]) -> None:
+        pt = data[1] & 0x7F
+        if pt in DECODERS:
+            self.pt = pt
+            self.received.append(data[12:])
+            self.packets_in += 1
+            self.peer = self.peer or addr  # symmetric RTP: answer where it came from
+        elif len(data) >= 16 and data[12] < len(self.EVENTS) and data[13] & 0x80:  # an event's end
+            ts = struct.unpack("!I", data[4:8])[0]
+            if ts not in self._seen_events:  # the end packet comes three times
+                self._seen_events.add(ts)
+                self.digits.append(self.EVENTS[data[12]])
+
+    def _event_packets(self, digit: str, seq: int, ts: int, ssrc: int) -> list[bytes]:
+        code, packets = self.EVENTS.index(digit), []
+        for i in range(8):
+            end = i >= 5
+            duration = min(i + 1, 5) * FRAME
+            header = struct.pack("!BBHII", 0x80, (0x80 if i == 0 else 0) | int(self.event_pt or 101),
+                                 (seq + i) & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
+            packets.append(header + struct.pack("!BBH", code, (0x80 if end else 0) | 10, duration))
+        return packets
+
     def _run(self) -> None:
         seq, ts, ssrc = 1, 0, 0x1234ABCD ^ self.port
         next_send = time.monotonic()
         while not self._stop.is_set():
             try:
                 data, addr = self.sock.recvfrom(2048)
-                if len(data) > 12 and data[1] & 0x7F in DECODERS:
-                    self.pt = data[1] & 0x7F
-                    self.received.append(data[12:])
-                    self.packets_in += 1
-                    self.peer = self.peer or addr  # symmetric RTP: answer where it came from
+                if len(data) > 12:
+                    self._receive(data, addr)
             except (socket.timeout, OSError):
                 pass
             now = time.monotonic()
+            if self.peer is not None and self._to_send and now >= next_send:
+                for packet in self._event_packets(self._to_send.pop(0), seq, ts, ssrc):
+                    try:
+                        self.sock.sendto(packet, self.peer)
+                    except OSError:
+                        pass
+                    time.sleep(0.02)
+                seq, ts = seq + 8, ts + 8 * FRAME
+                next_send = time.monotonic()
             if self.peer is not None and self.pt is not None and now >= next_send:
                 n = np.arange(ts, ts + FRAME)
                 tone = (self.amplitude * np.sin(2 * np.pi * self.freq * n / RATE)).astype(np.int16)

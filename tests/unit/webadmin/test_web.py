@@ -99,3 +99,27 @@ def test_rest_bridge_with_bearer_tokens(setup) -> None:
     services.tokens.revoke("crm")
     assert client.get("/api/v1/calls", headers=auth).status_code == 401
     assert b"openapi: 3" in client.get("/api/v1/openapi.yaml").data
+
+
+def test_trunks_and_sms_over_rest(setup) -> None:
+    app, services, _ = setup
+    client = app.test_client()
+    auth = {"Authorization": "Bearer " + services.tokens.create("crm")}
+    assert client.get("/api/v1/trunks").status_code == 401
+    resp = client.post("/api/v1/trunks", headers=auth, json={"name": "gsm1", "type": "gsm", "port": "/dev/ttyUSB2"})
+    assert resp.status_code == 201 and resp.get_json()["dialect"] == "sim7600"
+    bad = client.post("/api/v1/trunks", headers=auth, json={"name": "fxo1", "type": "fxo", "port": "/dev/x",
+                                                             "dialect": "ec25"})
+    assert bad.status_code == 400 and bad.get_json()["details"]["field"] == "dialect"
+    assert client.post("/api/v1/trunks", headers=auth, json={"name": "x1", "port": "/dev/y", "baud": 9600}
+                       ).status_code == 400
+    assert client.post("/api/v1/trunks", headers=auth, json={"name": "gsm1", "port": "/dev/z"}).status_code == 409
+    listed = client.get("/api/v1/trunks", headers=auth).get_json()
+    assert [(t["name"], t["state"]) for t in listed] == [("gsm1", "stopped")]  # no daemon behind this app
+    assert client.get("/api/v1/trunks/nope", headers=auth).status_code == 404
+    assert client.delete("/api/v1/trunks/gsm1", headers=auth).status_code == 204
+    assert client.get("/api/v1/trunks", headers=auth).get_json() == []
+    # without a running daemon a message cannot go out, and says so
+    resp = client.post("/api/v1/sms", headers=auth, json={"to": "+79161234567", "text": "hi"})
+    assert resp.status_code == 503 and "not running" in resp.get_json()["message"]
+    assert client.get("/api/v1/sms", headers=auth).get_json() == []

@@ -1,0 +1,49 @@
+"""A registered SIPp phone (Bob) with its own RTP endpoint, for tests where the PBX
+calls the phone (calls from phone lines): it answers and waits for the BYE."""
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from tests.integration.conftest import BOB
+from tests.support import sipp
+from tests.support.daemon import Daemon, free_port
+from tests.support.rtp import RtpEndpoint
+
+
+class AnsweringPhone:
+    def __init__(self, pbx: Daemon, workdir: Path, tone_hz: float = 1300) -> None:
+        self.pbx, self.workdir = pbx, workdir
+        self.port = free_port()
+        self.csv = sipp.users_csv(workdir / "bob.csv", [BOB])
+        self.audio = RtpEndpoint(tone_hz)
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "AnsweringPhone":
+        result = sipp.run(sipp.sipp_args("call_register.xml", self.pbx.sip, csv=self.csv, local_port=self.port),
+                          self.workdir)
+        assert result.successful == 1, result.explain()
+        self.audio.start()
+        self.proc = sipp.start(sipp.sipp_args("uas_call.xml", self.pbx.sip, csv=self.csv, local_port=self.port,
+                                              params={"RTPPORT": str(self.audio.port)}, extra=["-trace_msg"]),
+                               self.workdir)
+        time.sleep(0.3)
+        return self
+
+    def invite(self) -> str:
+        return next(self.workdir.glob("uas_call*_messages.log")).read_text()
+
+    def event_pt(self) -> int:
+        """The telephone-event payload type the PBX offered."""
+        return int(re.search(r"a=rtpmap:(\d+) telephone-event", self.invite()).group(1))
+
+    def finish(self, timeout: float = 30) -> sipp.SippResult:
+        assert self.proc is not None
+        return sipp.finish(self.proc, timeout=timeout)
+
+    def __exit__(self, *exc: object) -> None:
+        self.audio.stop()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
