@@ -86,6 +86,7 @@ class Appliance:
         self._start_lines(services)
         services.lines = self.line_states
         services.send_sms = self.trunks.send_sms
+        services.ussd = self.trunks.ussd
         services.registrations = self.edge.registrar.snapshot
         services.active_calls = self.active_calls
         services.status = self.status

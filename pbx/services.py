@@ -28,6 +28,7 @@ class Services:
     status: Callable[[], dict] = field(default=dict)
     lines: Callable[[], dict] = field(default=dict)  # live line states by trunk name
     send_sms: Callable[..., Any] | None = None  # (to, text, trunk) with a running daemon
+    ussd: Callable[..., Any] | None = None  # (trunk, code) with a running daemon
     simulators: dict[str, Any] = field(default_factory=dict)  # development mode: name -> SimModem
 
     def close(self) -> None:

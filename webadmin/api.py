@@ -125,6 +125,17 @@ def delete_trunk(name: str):  # type: ignore[no-untyped-def]
     return "", 204
 
 
+@bp.post("/trunks/<name>/ussd")
+def ussd(name: str):  # type: ignore[no-untyped-def]
+    """A USSD request on a GSM line (balance: *100#); waits for the network's answer."""
+    code = str(_body("code").get("code", ""))
+    ask = services().ussd
+    if ask is None:
+        raise LineUnavailable("the daemon is not running")
+    answer = ask(name, code)
+    return jsonify({"trunk": name, "code": code, "text": answer.text, "status": answer.status})
+
+
 @bp.get("/sms")
 def list_sms():  # type: ignore[no-untyped-def]
     try:

@@ -8,13 +8,29 @@ from __future__ import annotations
 
 import collections
 import logging
+import re
 import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable
 
 import pjsua2 as pj
 
-from hardware.modem.events import CallConnected, CallEnded, CallerId, Dtmf, ModemEvent, Ring, SmsReceived
+from hardware.modem.events import (
+    CallConnected,
+    CallEnded,
+    CallerId,
+    Dtmf,
+    ModemDown,
+    ModemEvent,
+    ModemUp,
+    NetworkRegistration,
+    Ring,
+    SignalQuality,
+    SmsReceived,
+    UssdResponse,
+)
 from hardware.modem.line import ModemLine
 from pbx.calls.b2bua import B2bua, BridgedCall
 from pbx.core import Core
@@ -106,6 +122,7 @@ class TrunkCalls:
         self.lines: dict[str, ModemLine] = {}
         self.trunks: dict[str, Trunk] = {}
         self.calls: dict[str, BridgedCall] = {}
+        self._ussd_waiters: dict[str, Future] = {}
 
     # ---- lines come and go with the configuration (core thread) -------------------------
     def add_line(self, line: ModemLine, trunk: Trunk) -> None:
@@ -119,7 +136,43 @@ class TrunkCalls:
             call.origin.end_reason = "trunk removed"
             self.b2bua.origin_ended(call)
         self.trunks.pop(name, None)
+        self.b2bua.bus.publish("line_removed", line=name)
         return self.lines.pop(name, None)
+
+    def _publish_line_event(self, event: ModemEvent) -> None:
+        """Line health for the LEDs, the web page and the CRM's live events."""
+        bus = self.b2bua.bus
+        if isinstance(event, ModemUp):
+            bus.publish("line_state", line=event.line, state="up", model=event.model)
+        elif isinstance(event, ModemDown):
+            bus.publish("line_state", line=event.line, state="down", reason=event.reason)
+        elif isinstance(event, SignalQuality):
+            bus.publish("line_signal", line=event.line, rssi=event.rssi, dbm=event.dbm)
+        elif isinstance(event, NetworkRegistration):
+            bus.publish("line_network", line=event.line, registered=event.registered, operator=event.operator)
+        elif isinstance(event, UssdResponse):
+            waiter = self._ussd_waiters.pop(event.line, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(event)
+
+    def ussd(self, trunk: str, code: str, timeout: float = 20.0) -> UssdResponse:
+        """Ask the network (balance: *100#) and wait for its answer (web/CLI thread)."""
+        if not re.fullmatch(r"[0-9*#]{2,40}", code):
+            raise ValidationError("code: digits, * and #, e.g. *100#")
+        line = self.lines.get(trunk)
+        if line is None or self.trunks[trunk].type != "gsm":
+            raise NotFound(f"no GSM trunk named {trunk}")
+        waiter: Future = Future()
+        self._ussd_waiters[trunk] = waiter
+        try:
+            line.ussd(code)
+            return waiter.result(timeout)
+        except FutureTimeout:
+            raise LineUnavailable(f"line {trunk}: no answer to {code} within {timeout:.0f} s") from None
+        except Exception as exc:
+            raise LineUnavailable(f"line {trunk}: {exc}") from None
+        finally:
+            self._ussd_waiters.pop(trunk, None)
 
     def snapshot(self) -> dict[str, dict]:
         """Each line's live state for the API, the dashboard and `pbx trunk list`."""
@@ -163,6 +216,8 @@ class TrunkCalls:
             self.b2bua.origin_dtmf(current, event.digit)
         elif isinstance(event, SmsReceived):
             self._store_sms(event)
+        else:
+            self._publish_line_event(event)
         if current is not None and current.state.value == "ended":
             self.calls.pop(line_name, None)
 

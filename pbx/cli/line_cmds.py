@@ -47,6 +47,12 @@ def trunk_del(args: argparse.Namespace) -> int:
     return 0
 
 
+def trunk_ussd(args: argparse.Namespace) -> int:
+    answer = call_api(args, "POST", f"/trunks/{args.name}/ussd", {"code": args.code}, timeout=40)
+    print(answer["text"])
+    return 0
+
+
 def sms_list(args: argparse.Namespace) -> int:
     messages = _services(args).journal.list_sms(args.limit)
     if args.json:
@@ -86,6 +92,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = trunk.add_parser("del", help="remove a phone line")
     p.add_argument("name")
     p.set_defaults(func=trunk_del)
+    p = trunk.add_parser("ussd", help="a USSD request on a GSM line, e.g. the balance (*100#)")
+    p.add_argument("name")
+    p.add_argument("code")
+    p.set_defaults(func=trunk_ussd)
 
     sms = sub.add_parser("sms", help="text messages on GSM lines").add_subparsers(dest="action", required=True)
     p = sms.add_parser("list", help="messages received and sent, newest first")

@@ -60,6 +60,9 @@ def test_sms_received_and_sent_with_cyrillic_and_long_text(pbx: Daemon) -> None:
     assert sent == [encode_submit("+79161234567", "Перезвоним через 5 минут", ref=1)[0][1]]
     listing = pbx.pbx("sms", "list").stdout
     assert "Перезвоним" in listing and "Здравствуйте" in listing
+    assert pbx.pbx("trunk", "ussd", "gsm1", "*100#").stdout.strip() == "Balance: 100.00 RUB"
+    bad = pbx.pbx("trunk", "ussd", "gsm1", "*100#; AT+CFUN=0", check=False)
+    assert bad.returncode == 2 and "digits, * and #" in bad.stderr
 
 
 def test_sms_to_a_line_that_is_down_fails_clearly_and_is_journalled(pbx: Daemon) -> None:
