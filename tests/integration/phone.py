@@ -1,5 +1,6 @@
 """A registered SIPp phone (Bob) with its own RTP endpoint, for tests where the PBX
-calls the phone (calls from phone lines): it answers and waits for the BYE."""
+calls the phone (calls from phone lines): it answers and waits for the BYE, or hangs up
+itself after hangs_up_after_ms."""
 from __future__ import annotations
 
 import re
@@ -14,8 +15,9 @@ from tests.support.rtp import RtpEndpoint
 
 
 class AnsweringPhone:
-    def __init__(self, pbx: Daemon, workdir: Path, tone_hz: float = 1300) -> None:
+    def __init__(self, pbx: Daemon, workdir: Path, tone_hz: float = 1300, hangs_up_after_ms: int = 0) -> None:
         self.pbx, self.workdir = pbx, workdir
+        self.hangs_up_after_ms = hangs_up_after_ms
         self.port = free_port()
         self.csv = sipp.users_csv(workdir / "bob.csv", [BOB])
         self.audio = RtpEndpoint(tone_hz)
@@ -26,8 +28,10 @@ class AnsweringPhone:
                           self.workdir)
         assert result.successful == 1, result.explain()
         self.audio.start()
+        hangup = ["-d", str(self.hangs_up_after_ms)] if self.hangs_up_after_ms else []
         self.proc = sipp.start(sipp.sipp_args("uas_call.xml", self.pbx.sip, csv=self.csv, local_port=self.port,
-                                              params={"RTPPORT": str(self.audio.port)}, extra=["-trace_msg"]),
+                                              params={"RTPPORT": str(self.audio.port)}, extra=["-trace_msg", *hangup],
+                                              flags={"callee_hangs_up"} if hangup else set()),
                                self.workdir)
         time.sleep(0.3)
         return self

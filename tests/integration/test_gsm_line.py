@@ -8,41 +8,40 @@ import time
 from pathlib import Path
 
 from tests.integration.conftest import BOB
+from tests.integration.phone import AnsweringPhone
 from tests.support import sipp
 from tests.support.daemon import Daemon, free_port, wait_until
 from tests.support.rtp import RtpEndpoint, tone_level
 
 
 def test_inbound_gsm_call_rings_the_phone_and_bridges_audio(pbx: Daemon, tmp_path: Path) -> None:
-    port = free_port()
-    csv = sipp.users_csv(tmp_path / "bob.csv", [BOB])
-    assert sipp.run(sipp.sipp_args("call_register.xml", pbx.sip, csv=csv, local_port=port),
-                    tmp_path).successful == 1
-    phone_audio = RtpEndpoint(1300).start()
-    phone = sipp.start(sipp.sipp_args("uas_call.xml", pbx.sip, csv=csv, local_port=port,
-                                      params={"RTPPORT": str(phone_audio.port)},
-                                      extra=["-trace_msg"]), tmp_path)
-    try:
-        time.sleep(0.3)
+    with AnsweringPhone(pbx, tmp_path, tone_hz=1300) as phone:
         # as a person would: pbx sim call, reaching the running daemon
         pbx.pbx("sim", "call", "--trunk", "gsm1", "--from", "89161234567", "--tone", "1000")
-        wait_until(lambda: phone_audio.packets_in >= 100, timeout=15)
+        wait_until(lambda: phone.audio.packets_in >= 100, timeout=15)
         time.sleep(1.0)
-        assert tone_level(phone_audio.audio()[-8000:], 1000) > 0.3, "the phone did not hear the line"
+        assert tone_level(phone.audio.audio()[-8000:], 1000) > 0.3, "the phone did not hear the line"
         state = pbx.api("sim/gsm1?hz=1300")
         assert state["state"] == "active" and state["tone_level"] > 0.3, state
         pbx.pbx("sim", "hangup", "--trunk", "gsm1")
-        result = sipp.finish(phone, timeout=30)
+        result = phone.finish()
         assert result.successful == 1, result.explain()
-    finally:
-        phone_audio.stop()
-        if phone.poll() is None:
-            phone.kill()
-    invite = next(tmp_path.glob("uas_call*_messages.log")).read_text()
-    assert "From: \"+79161234567\" <sip:+79161234567@" in invite  # E.164 of 8 916 ...
+        assert "From: \"+79161234567\" <sip:+79161234567@" in phone.invite()  # E.164 of 8 916 ...
     record = pbx.last_call()
     assert (record["direction"], record["trunk"], record["caller"], record["callee"],
             record["disposition"]) == ("inbound", "gsm1", "+79161234567", BOB[0], "answered")
+
+
+def test_the_phone_hanging_up_hangs_up_the_line(pbx: Daemon, tmp_path: Path) -> None:
+    with AnsweringPhone(pbx, tmp_path, hangs_up_after_ms=2000) as phone:
+        pbx.pbx("sim", "call", "--trunk", "gsm1", "--from", "+74951234567")
+        assert wait_until(lambda: pbx.api("sim/gsm1")["state"] == "active", timeout=15)
+        result = phone.finish()
+        assert result.successful == 1, result.explain()
+    assert wait_until(lambda: pbx.api("sim/gsm1")["state"] == "idle", timeout=5), "the line stayed off-hook"
+    record = pbx.last_call()
+    assert (record["trunk"], record["caller"], record["disposition"]) == ("gsm1", "+74951234567", "answered")
+    assert 1.5 < record["duration"] < 4
 
 
 def test_outbound_call_through_the_gsm_line(pbx: Daemon, tmp_path: Path) -> None:
