@@ -124,3 +124,26 @@ def test_frozen_modem_is_taken_down_and_reinitialised(pbx: Daemon) -> None:
     assert wait_until(lambda: line(pbx, "gsm1")["state"] == "down", timeout=30), "a frozen modem stayed up"
     pbx.pbx("sim", "fault", "--trunk", "gsm1", "thaw")
     assert wait_until(lambda: line(pbx, "gsm1")["state"] == "idle", timeout=40), pbx.log()[-2000:]
+
+
+def test_real_hardware_mode_uses_the_configured_ports(tmp_path: Path) -> None:
+    """PBX_HARDWARE=real: no simulators, lines on the ports of the trunk configuration
+    (here a simulator started outside the daemon stands in for /dev/ttyUSB2)."""
+    from hardware.modem.simulator import SimModem
+
+    modem = SimModem("huawei", "usb", directory=tmp_path / "dev").start()
+    daemon = Daemon(tmp_path / "data", env={"PBX_HARDWARE": "real"})
+    try:
+        daemon.pbx("trunk", "add", "gsm1", "--dialect", "huawei", "--port", modem.port,
+                   "--audio-port", modem.audio_port)
+        daemon.pbx("trunk", "add", "sim1", "--port", "sim")
+        daemon.start()
+        assert wait_until(lambda: line(daemon, "gsm1").get("state") == "idle", timeout=15), daemon.log()[-2000:]
+        sim1 = line(daemon, "sim1")
+        assert sim1["state"] == "down" and "development mode only" in sim1["problem"]
+        modem.incoming_sms("+79161234567", "Счёт оплачен")
+        assert wait_until(lambda: len(daemon.api("sms")) == 1)
+        assert daemon.api("sms")[0]["text"] == "Счёт оплачен"
+    finally:
+        assert daemon.stop() == 0
+        modem.stop()
