@@ -10,6 +10,8 @@ EVENTS = {
     "a": "answer tone", "b": "busy", "c": "fax calling", "d": "dial tone", "e": "data calling",
     "h": "handset on hook", "H": "handset off hook", "l": "line reversal", "q": "quiet",
     "R": "ring", "s": "silence", "u": "underrun",
+    # host -> modem (what a modem, or the simulator, decodes)
+    "!": "end receive", "^": "end receive", "\x18": "clear transmit",
 }
 DTMF = set("0123456789*#ABCD")
 # Host -> modem: end of transmit, end of receive (USR; Zoom uses DLE ^), clear TX buffer.

@@ -4,7 +4,7 @@ The modem carries unsigned 8-bit linear samples (0x80 = zero) DLE-shielded in th
 stream; the PBX side sees 320-byte frames of 8 kHz signed 16-bit little-endian, as on
 the GSM PCM modems. A pacer thread feeds the modem one frame every 20 ms (silence when
 the PBX has nothing), because a voice modem in VTR underruns without a steady supply,
-and it is where in-band DTMF is mixed in. Received audio runs through the call-progress
+and it is where in-band DTMF goes into the outgoing audio. Received audio runs through the call-progress
 detector: on an analog line the busy tone is the only sign that the far end hung up.
 """
 from __future__ import annotations
@@ -121,9 +121,10 @@ class VoiceStream:
         with self._lock:
             tone, self._dtmf = self._dtmf[:FRAME_SAMPLES], self._dtmf[FRAME_SAMPLES:]
         if len(tone):
-            mixed = frame.astype(np.int32)
-            mixed[:len(tone)] += tone
-            frame = np.clip(mixed, -32768, 32767).astype(np.int16)
+            # The key press takes the voice's place for its tone and gap: summed with loud
+            # speech it would fail the far end's detector (energy share, twist).
+            frame = np.zeros(FRAME_SAMPLES, np.int16)
+            frame[:len(tone)] = tone
         return shield(to_u8(frame))
 
     def _pace(self) -> None:
