@@ -268,6 +268,7 @@ class AtChannel:
             if text == "CONNECT" and pending.stream is not None:
                 self._decoder = DleDecoder()
                 self._stream, self._tx_open = pending.stream, True
+            self._pending = None  # answered: a later final (the OK after a stream) is not its
             pending.done.set()
         elif pending is not None and pending.info_prefix and text.startswith(pending.info_prefix):
             pending.response.lines.append(text)
