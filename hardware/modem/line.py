@@ -99,6 +99,12 @@ class ModemLine:
 
     def _open(self) -> None:
         port = serial.serial_for_url(self.port_url, baudrate=115200, timeout=0.05)
+        if self.dialect.stream_end:
+            # A voice modem still in its audio stream (frozen mid-call, or we restarted) takes
+            # commands for audio: end the stream first, and drop its DLE ETX / OK (or ERROR).
+            port.write(self.dialect.stream_end + b"\r")
+            self._stop.wait(0.2)
+            port.reset_input_buffer()
         self._reset_seen.clear()
         self.channel = AtChannel(port, self._urc, is_urc=self.dialect.is_urc,
                                  on_closed=lambda reason: None, on_stream_end=self._stream_ended).start()

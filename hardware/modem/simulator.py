@@ -215,7 +215,9 @@ class SimModem:
             self._ring_if_due()
             if self.voice is not None:
                 with self._lock:
-                    if not self.frozen:
+                    if self.frozen:
+                        data = b""  # a hung modem hears nothing
+                    else:
                         data = self.voice.receive(buffer + data)
                         buffer = b""
                     self.voice.tick()

@@ -80,7 +80,7 @@ def test_dtmf_burst_is_80_ms_tone_and_80_ms_gap_per_digit() -> None:
 
 def test_dle_split_stops_at_the_end_of_the_stream() -> None:
     decoder = DleDecoder()
-    audio, events, rest = decoder.split(b"\x80\x10\x10\x81\x10" )
+    audio, events, rest = decoder.split(b"\x80\x10\x10\x81\x10")
     assert (audio, events, rest) == (b"\x80\x10\x81", [], None)
     audio, events, rest = decoder.split(b"5\x82\x10b\x10\x03\r\nOK\r\n")
     assert (audio, events, rest) == (b"\x82", ["dtmf 5", "busy", "end"], b"\r\nOK\r\n")

@@ -21,14 +21,16 @@ from hardware.modem.line import ModemLine
 from hardware.modem.voice import to_u8
 
 OK = b"\r\nOK\r\n"
-INIT = [b"AT", b"ATE0", b"ATZ", b"ATE0", b"ATV1", b"AT+VCID=1", b"AT+FCLASS=8", b"AT+VSM=128,8000", b"AT+VSD=128,0"]
+PREAMBLE = END_RX + END_TX  # ends a stream the modem may still be in, then a CR
+INIT = [PREAMBLE, b"AT", b"ATE0", b"ATZ", b"ATE0", b"ATV1", b"AT+VCID=1", b"AT+FCLASS=8", b"AT+VSM=128,8000",
+        b"AT+VSD=128,0"]
 
 
 class ScriptedModem:
     """The modem's side of a pty: answers command lines from a script, and after it has
     answered CONNECT, takes the host's bytes as a DLE stream until DLE ETX."""
 
-    def __init__(self, script: dict[bytes, bytes]) -> None:
+    def __init__(self, script: dict[bytes, bytes], streaming: bool = False) -> None:
         self.master, self.slave = os.openpty()
         self.path = os.ttyname(self.slave)
         self.script = {b"AT": OK, **{c: OK for c in INIT}, b"AT+VLS=1": OK, b"AT+VLS=0": OK,
@@ -36,7 +38,7 @@ class ScriptedModem:
         self.commands: list[bytes] = []
         self.raw = bytearray()  # everything the host sent
         self.stream = bytearray()  # what it sent in stream mode, as on the wire
-        self.streaming = False
+        self.streaming = streaming
         self._decoder = DleDecoder()
         self._stop = False
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -67,6 +69,8 @@ class ScriptedModem:
                     self.send(END_TX + OK)
                 elif b"\r" in buffer:
                     line, buffer = buffer.split(b"\r", 1)
+                    if not line:
+                        continue  # an empty command line is ignored, as modems do
                     self.commands.append(line)
                     reply = self.script.get(line, b"\r\nERROR\r\n")
                     self.send(reply)
@@ -83,8 +87,9 @@ class ScriptedModem:
 
 
 class Rig:
-    def __init__(self, script: dict[bytes, bytes] | None = None, **dialect_changes: object) -> None:
-        self.modem = ScriptedModem(script or {})
+    def __init__(self, script: dict[bytes, bytes] | None = None, streaming: bool = False,
+                 **dialect_changes: object) -> None:
+        self.modem = ScriptedModem(script or {}, streaming)
         self.events: queue.Queue = queue.Queue()
         self.seen: list = []
         self.frames: list[bytes] = []
@@ -126,6 +131,15 @@ def rig():
 def test_init_sends_the_v253_sequence_and_polls_no_network(rig: Rig) -> None:
     assert bytes(rig.modem.raw) == b"".join(c + b"\r" for c in INIT)
     assert rig.line.state == "idle" and rig.line.signal is None and rig.line.operator == ""
+
+
+def test_a_modem_left_streaming_is_brought_back_to_command_mode_first() -> None:
+    rig = Rig(streaming=True)  # e.g. the daemon restarted mid-call
+    try:
+        assert bytes(rig.modem.stream) == PREAMBLE
+        assert rig.modem.commands == INIT[1:] and rig.line.state == "idle"
+    finally:
+        rig.close()
 
 
 def test_ring_and_caller_id_block(rig: Rig) -> None:
