@@ -136,7 +136,11 @@ class ModemLine:
                     return "modem stopped streaming"
                 last_alive = now
             elif now - last_alive >= self.keepalive:
-                channel.command("AT", timeout=3)  # a frozen modem raises AtTimeout here
+                try:
+                    channel.command("AT", timeout=3)  # a frozen modem raises AtTimeout here
+                except AtError:
+                    if not channel.streaming:  # AT+VTR got in first: the stream check takes over
+                        raise
                 last_alive = now
             if self.dialect.network and now - last_poll >= self.poll_every:
                 self._poll_network()
