@@ -248,9 +248,9 @@ class SimModem:
             kind = 145 if number.startswith("+") else 129
             clip = '+CLIP: "",128,"",0,"",1' if withheld else f'+CLIP: "{number}",{kind},"",0,"",0'
             first = self.last_ring_at < self._call_started
-            self._urc(*(self.voice.ring_lines(first) if self.voice is not None else ("RING", clip)))
-            if first:
+            if first:  # before the write: the line may see the RING before this thread goes on
                 self.last_ring_at = time.time()
+            self._urc(*(self.voice.ring_lines(first) if self.voice is not None else ("RING", clip)))
 
     def _answer(self, command: str) -> bytes:
         with self._lock:
