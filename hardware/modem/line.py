@@ -292,7 +292,8 @@ class ModemLine:
         self.on_audio(frame)
 
     def _far_end_gone(self, reason: str) -> None:
-        """Analog: busy/congestion tone or DLE b/d heard mid-call (on the reader thread)."""
+        """Analog: busy/congestion tone, DLE b/d or the end of the stream, once per call
+        (VoiceStream.end guards it; on the reader thread)."""
         voice = self.voice
         if self.state != "active":
             return
@@ -309,7 +310,9 @@ class ModemLine:
 
     def _stream_ended(self) -> None:
         """The modem left the audio stream by itself: the call is over for it."""
-        self._far_end_gone("stream ended")
+        voice = self.voice
+        if voice is not None:
+            voice.end("stream ended")  # once per call, whatever else ended it too
 
     def _release(self) -> None:
         """V.253: leave the audio stream (DLE ! DLE ETX -> DLE ETX, OK), then on-hook."""

@@ -231,6 +231,7 @@ class SimModem:
                 continue
             while b"\r" in buffer and not self._awaiting_pdu:
                 line, buffer = buffer.split(b"\r", 1)
+                line = line[max(0, line.upper().find(b"AT")):]  # a modem skips what comes before "AT"
                 command = line.strip().decode("latin-1")
                 if command and not self.frozen:
                     if self.echo:

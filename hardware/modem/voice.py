@@ -86,7 +86,7 @@ class VoiceStream:
             if event.startswith("dtmf "):
                 self._on_event(Dtmf(self.line, event[5:]))
             elif event in ENDING_EVENTS:
-                self._end(ENDING_EVENTS[event])
+                self.end(ENDING_EVENTS[event])
             elif event != "ring":
                 log.debug("line %s: voice event %s", self.line, event)
 
@@ -97,9 +97,10 @@ class VoiceStream:
             log.exception("line %s: audio handler failed", self.line)
         for tone in self._tones.feed(frame):
             if tone.kind in ("busy", "congestion"):
-                self._end(f"{tone.kind} tone")
+                self.end(f"{tone.kind} tone")
 
-    def _end(self, reason: str) -> None:
+    def end(self, reason: str) -> None:
+        """The far end is gone (tone, DLE code, or the modem left the stream): report once."""
         if not self._ended:
             self._ended = True
             self._on_end(reason)

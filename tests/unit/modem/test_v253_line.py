@@ -69,6 +69,7 @@ class ScriptedModem:
                     self.send(END_TX + OK)
                 elif b"\r" in buffer:
                     line, buffer = buffer.split(b"\r", 1)
+                    line = line[max(0, line.find(b"AT")):]  # bytes before "AT" are skipped, as modems do
                     if not line:
                         continue  # an empty command line is ignored, as modems do
                     self.commands.append(line)
@@ -109,6 +110,13 @@ class Rig:
             if isinstance(event, kind):
                 return event
         raise AssertionError(f"no {kind.__name__}; saw {self.seen}")
+
+    def collect(self, seconds: float) -> list:
+        time.sleep(seconds)
+        got = []
+        while not self.events.empty():
+            got.append(self.events.get())
+        return got
 
     def until(self, check, timeout: float = 3.0) -> None:
         deadline = time.monotonic() + timeout
@@ -236,3 +244,16 @@ def test_rings_that_stop_mean_the_caller_gave_up() -> None:
         assert rig.line.state == "idle"
     finally:
         rig.close()
+
+
+def test_modem_ending_the_stream_itself_after_busy_is_one_call_end(rig: Rig) -> None:
+    rig.modem.send(b"\r\nRING\r\n")
+    rig.wait(Ring)
+    rig.line.answer()
+    rig.wait(CallConnected)
+    rig.modem.streaming = False  # the modem leaves the stream on its own: DLE b, DLE ETX, OK
+    rig.modem.send(b"\x80\x80\x10b" + END_TX + OK)
+    assert rig.wait(CallEnded).reason == "busy tone"
+    rig.until(lambda: rig.line.state == "idle" and rig.modem.commands[-1] == b"AT+VLS=0")
+    assert not any(isinstance(e, CallEnded) for e in rig.collect(0.3)), "one call end"
+    assert END_RX not in bytes(rig.modem.raw)[len(PREAMBLE):], "no stream left to end"
