@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hardware.dsp.dtmf import DtmfDetector
-from hardware.dsp.tones import COUNTRIES, cadence_signal
+from hardware.dsp.tones import COUNTRIES, Cadence, cadence_signal
 from hardware.modem.dle import END_TX, DleDecoder, dle_code, shield
 from hardware.modem.voice import FRAME_SAMPLES, from_u8, to_u8
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 FRAME_TIME = FRAME_SAMPLES / 8000
 SILENCE = bytes([0x80]) * FRAME_SAMPLES
 BUSY = cadence_signal(COUNTRIES["RU"].busy, 1)  # 425 Hz, 0.35 s on / 0.35 s off, looped
+RINGBACK = cadence_signal(Cadence((425.0,), 0.8, 3.2), 1)  # RU ringing tone while the far end rings
 
 
 class SimVoice:
@@ -36,6 +37,7 @@ class SimVoice:
         self.streaming = False  # in AT+VTR
         self.rx_on = False  # sending audio to the host (until its DLE !)
         self.busy_at: int | None = None  # playing the busy tone, from this sample
+        self._ringback_at = 0
         self._codes = bytearray()  # DLE events waiting for the next frame boundary
         self._decoder = DleDecoder()
         self._detector = DtmfDetector()
@@ -100,6 +102,7 @@ class SimVoice:
     # ---- the stream -------------------------------------------------------------------------
     def start_stream(self) -> None:
         self.streaming = self.rx_on = True
+        self._ringback_at = 0
         self._decoder = DleDecoder()
         self._detector = DtmfDetector()
         self._next_frame = time.monotonic()
@@ -141,9 +144,11 @@ class SimVoice:
     def _frame(self) -> bytes:
         inject = self.sim._inject
         if self.busy_at is not None:
-            start = self.busy_at % len(BUSY)
-            self.busy_at += FRAME_SAMPLES
-            return to_u8(np.roll(BUSY, -start)[:FRAME_SAMPLES])
+            start, self.busy_at = self.busy_at, self.busy_at + FRAME_SAMPLES
+            return to_u8(np.roll(BUSY, -(start % len(BUSY)))[:FRAME_SAMPLES])
+        if self.sim.state == "dialing":  # VCON came, but the far end only rings: its voice waits
+            start, self._ringback_at = self._ringback_at, self._ringback_at + FRAME_SAMPLES
+            return to_u8(np.roll(RINGBACK, -(start % len(RINGBACK)))[:FRAME_SAMPLES])
         if inject:
             chunk = bytes(inject[:2 * FRAME_SAMPLES]).ljust(2 * FRAME_SAMPLES, b"\0")
             del inject[:2 * FRAME_SAMPLES]

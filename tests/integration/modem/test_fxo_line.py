@@ -142,9 +142,13 @@ def test_outbound_call_dle_busy_and_failures() -> None:
         h.line.dial("84951234567")
         h.wait(CallConnected)  # VCON: no answer supervision on an analog line
         assert h.sim.dialed == ["84951234567"] and h.line.state == "active"
+        h.sim.inject_audio(sine(1000, 4000))  # the far end's voice, once it picks up
+        time.sleep(0.6)
+        ringing = np.frombuffer(b"".join(h.frames), "<i2")
+        assert tone_level(ringing[:4000], 425) > 0.5, "ringback while the far end rings"
+        h.frames.clear()
         h.sim.remote_answer()
         assert h.sim.state == "active"
-        h.sim.inject_audio(sine(1000, 4000))
         time.sleep(0.8)
         heard = np.frombuffer(b"".join(h.frames), "<i2")
         assert tone_level(heard[np.argmax(np.abs(heard) > 1000):][:3200], 1000) > 0.5
