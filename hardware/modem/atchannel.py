@@ -1,6 +1,11 @@
 """One AT command channel per serial port: a writer that runs one command at a time
 with a timeout, and a reader thread that tells final results from unsolicited codes.
 
+Voice modems (V.253) switch the port into a data stream: a command given a stream
+handler that answers CONNECT hands every later byte to a DleDecoder and the handler
+(audio + DLE events) instead of the line parser, until the modem sends DLE ETX; then the
+port is back in command mode. While streaming only write_stream() and end_stream() go out.
+
 Garbage (bytes that are no text, endless lines) is dropped and counted, never fatal.
 A port error ends the channel and is reported through on_closed, so the line above can
 re-open it.
@@ -10,17 +15,21 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from hardware.modem.dle import DleDecoder
+
 log = logging.getLogger(__name__)
 
-FINAL_OK = ("OK", "CONNECT")
+FINAL_OK = ("OK", "CONNECT", "VCON")  # VCON: V.253 ATD in voice mode
 FINAL_ERROR = ("ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE")
 ERROR_PREFIX = ("+CME ERROR:", "+CMS ERROR:")
 MAX_LINE = 4096
 CTRL_Z = b"\x1a"
+StreamHandler = Callable[[bytes, list[str]], None]  # (audio bytes, DLE events) from the reader thread
 
 
 class Port(Protocol):
@@ -64,6 +73,7 @@ class _Pending:
     response: Response
     done: threading.Event = field(default_factory=threading.Event)
     prompt: threading.Event = field(default_factory=threading.Event)
+    stream: StreamHandler | None = None  # enter stream mode on CONNECT
 
 
 def info_prefix(command: str) -> str:
@@ -75,14 +85,22 @@ def info_prefix(command: str) -> str:
 class AtChannel:
     def __init__(self, port: Port, on_urc: Callable[[str], None], *,
                  is_urc: Callable[[str], bool] = lambda line: False,
-                 on_closed: Callable[[str], None] = lambda reason: None) -> None:
+                 on_closed: Callable[[str], None] = lambda reason: None,
+                 on_stream_end: Callable[[], None] = lambda: None) -> None:
         self.port = port
         self.on_urc = on_urc
         self.is_urc = is_urc
         self.on_closed = on_closed
+        self.on_stream_end = on_stream_end  # the modem ended the stream without being asked
         self.stats: Counter[str] = Counter()
+        self.last_rx = time.monotonic()
         self._lock = threading.Lock()  # one command at a time
+        self._write_lock = threading.Lock()  # audio, DLE codes and commands never interleave
         self._pending: _Pending | None = None
+        self._stream: StreamHandler | None = None
+        self._decoder = DleDecoder()
+        self._tx_open = False  # audio may go out (between CONNECT and our DLE ETX)
+        self._ending = False  # end_stream() is waiting for the modem's DLE ETX
         self._closed = threading.Event()
         self._reader = threading.Thread(target=self._read_loop, name="at-reader", daemon=True)
 
@@ -94,6 +112,10 @@ class AtChannel:
     def closed(self) -> bool:
         return self._closed.is_set()
 
+    @property
+    def streaming(self) -> bool:
+        return self._stream is not None
+
     def close(self) -> None:
         if not self._closed.is_set():
             self._closed.set()
@@ -104,13 +126,16 @@ class AtChannel:
 
     # ---- commands ---------------------------------------------------------------------
     def command(self, command: str, timeout: float = 5.0, payload: bytes | None = None,
-                check: bool = True) -> Response:
+                check: bool = True, stream: StreamHandler | None = None) -> Response:
         """Send one command and wait for its final result. With payload (SMS), wait for
-        the "> " prompt, then send payload + Ctrl-Z."""
+        the "> " prompt, then send payload + Ctrl-Z. With stream (AT+VTR), a CONNECT puts
+        the port into stream mode, feeding stream(audio, events) until DLE ETX."""
         with self._lock:
             if self.closed:
                 raise AtError(command, "port closed")
-            pending = _Pending(command, info_prefix(command), Response(command))
+            if self._stream is not None:
+                raise AtError(command, "port is streaming audio")
+            pending = _Pending(command, info_prefix(command), Response(command), stream=stream)
             self._pending = pending
             try:
                 self._write(command.encode("latin-1") + b"\r")
@@ -127,7 +152,36 @@ class AtChannel:
             raise AtError(command, pending.response.final)
         return pending.response
 
+    def write_stream(self, data: bytes) -> None:
+        """Already-shielded audio or DLE codes, while the stream is open (dropped after)."""
+        with self._write_lock:
+            if self._tx_open:
+                self._write_port(data)
+
+    def end_stream(self, codes: bytes, timeout: float = 3.0) -> Response:
+        """Send the host's end codes (DLE ! DLE ETX) and wait for the modem's DLE ETX + OK.
+        If the modem does not answer, the channel falls back to command mode anyway."""
+        with self._lock:
+            if self._stream is None:
+                return Response("<end stream>", final="OK")
+            pending = _Pending("<end stream>", "", Response("<end stream>"))
+            self._pending, self._ending = pending, True
+            try:
+                with self._write_lock:
+                    self._tx_open = False
+                    self._write_port(codes)
+                if not pending.done.wait(timeout):
+                    self._stream = None
+                    raise AtTimeout("<end stream>", f"no DLE ETX / OK in {timeout:.1f} s")
+            finally:
+                self._pending, self._ending = None, False
+        return pending.response
+
     def _write(self, data: bytes) -> None:
+        with self._write_lock:
+            self._write_port(data)
+
+    def _write_port(self, data: bytes) -> None:
         try:
             self.port.write(data)
         except Exception as exc:
@@ -147,11 +201,45 @@ class AtChannel:
                 return
             if not chunk:
                 continue
-            buffer += chunk
-            buffer = self._take_lines(buffer)
+            self.last_rx = time.monotonic()
+            buffer = self._consume(buffer + chunk)
+
+    def _consume(self, buffer: bytes) -> bytes:
+        """Lines and stream, switching as CONNECT and DLE ETX come; returns the unfinished line."""
+        while True:
+            if self._stream is not None:
+                buffer = self._feed_stream(buffer)
+                if self._stream is not None:
+                    return b""
+            else:
+                buffer = self._take_lines(buffer)
+                if self._stream is None:
+                    return buffer
+
+    def _feed_stream(self, data: bytes) -> bytes:
+        handler = self._stream
+        audio, events, rest = self._decoder.split(data)
+        self.stats["stream_bytes"] += len(data) - len(rest or b"")
+        if rest is not None:  # DLE ETX: command mode again; the rest is text (OK)
+            events.remove("end")
+            self._stream = None
+            self._tx_open = False
+        if handler is not None and (audio or events):
+            try:
+                handler(audio, events)
+            except Exception:
+                log.exception("stream handler failed")
+        if rest is not None and not self._ending:
+            try:
+                self.on_stream_end()
+            except Exception:
+                log.exception("stream end handler failed")
+        return rest or b""
 
     def _take_lines(self, buffer: bytes) -> bytes:
         while True:
+            if self._stream is not None:
+                return buffer  # CONNECT came: what follows is audio
             if buffer.lstrip(b"\r\n") == b"> " and self._pending is not None:
                 self._pending.prompt.set()
                 return b""
@@ -177,6 +265,10 @@ class AtChannel:
             return  # echo (before ATE0 took effect)
         if pending is not None and self._is_final(text):
             pending.response.final = text
+            if text == "CONNECT" and pending.stream is not None:
+                self._decoder = DleDecoder()
+                self._stream, self._tx_open = pending.stream, True
+            self._pending = None  # answered: a later final (the OK after a stream) is not its
             pending.done.set()
         elif pending is not None and pending.info_prefix and text.startswith(pending.info_prefix):
             pending.response.lines.append(text)

@@ -1,7 +1,12 @@
 """One phone line on a modem: opens the ports, initialises the dialect, turns URCs into
 events, and recovers by itself. A port that vanishes, a modem that stops answering or
 resets is re-opened and re-initialised with backoff; meanwhile the line is down. No
-exception reaches the caller's thread through events; operations raise AtError."""
+exception reaches the caller's thread through events; operations raise AtError.
+
+Every dialect looks the same from above: events, answer/dial/hangup/send_dtmf, and audio
+as 320-byte frames (20 ms, 8 kHz s16le) both ways. GSM PCM modems carry it on an audio
+port; a V.253 voice modem (FXO) carries it in the AT port itself (hardware.modem.voice),
+and learns that the far end hung up from the busy tone."""
 from __future__ import annotations
 
 import logging
@@ -11,11 +16,15 @@ from typing import Any, Callable
 
 import serial
 
+from hardware.dsp.dtmf import DtmfDetector
 from hardware.modem.atchannel import AtChannel, AtError
+from hardware.modem.audioport import FRAME_BYTES, AudioPort
+from hardware.modem.callerid import V253Rings
 from hardware.modem.dialects import Dialect, get_dialect
 from hardware.modem.events import (
     CallConnected,
     CallEnded,
+    Dtmf,
     ModemDown,
     ModemEvent,
     ModemUp,
@@ -26,59 +35,33 @@ from hardware.modem.events import (
     Unsolicited,
 )
 from hardware.modem.pdu import Joiner, decode_deliver, encode_submit
+from hardware.modem.voice import VoiceStream
 
 log = logging.getLogger(__name__)
-FRAME_BYTES = 320
-
-
-class AudioPort:
-    """The modem's PCM port: 20 ms frames of 8 kHz 16-bit mono in and out."""
-
-    def __init__(self, url: str, on_frame: Callable[[bytes], None]) -> None:
-        self.serial = serial.serial_for_url(url, baudrate=115200, timeout=0.05)
-        self.on_frame = on_frame
-        self._running = True
-        threading.Thread(target=self._read, name="modem-audio", daemon=True).start()
-
-    def write(self, frame: bytes) -> None:
-        try:
-            self.serial.write(frame)
-        except Exception:
-            pass  # the AT side notices a lost device and tears the line down
-
-    def _read(self) -> None:
-        buffer = b""
-        while self._running:
-            try:
-                buffer += self.serial.read(FRAME_BYTES)
-            except Exception:
-                return
-            while len(buffer) >= FRAME_BYTES:
-                frame, buffer = buffer[:FRAME_BYTES], buffer[FRAME_BYTES:]
-                self.on_frame(frame)
-
-    def close(self) -> None:
-        self._running = False
-        try:
-            self.serial.close()
-        except Exception:
-            pass
+__all__ = ["FRAME_BYTES", "AudioPort", "ModemLine"]
+STREAM_SILENCE = 2.0  # s without a byte from a modem that should stream 8000 B/s: frozen
 
 
 class ModemLine:
     def __init__(self, name: str, port: str, dialect: str | Dialect, *, on_event: Callable[[ModemEvent], None],
                  audio_port: str | None = None, on_audio: Callable[[bytes], None] | None = None,
                  backoff: tuple[float, float] = (0.5, 30.0), keepalive: float = 15.0,
-                 poll_every: float = 60.0) -> None:
+                 poll_every: float = 60.0, country: str = "RU") -> None:
         self.name, self.port_url, self.audio_url = name, port, audio_port
         self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
         self.on_event, self.on_audio = on_event, on_audio or (lambda frame: None)
         self.backoff, self.keepalive, self.poll_every = backoff, keepalive, poll_every
+        self.country = country  # call-progress tone plan of an analog line
         self.state = "down"
         self.signal: SignalQuality | None = None
         self.operator = ""
         self.channel: AtChannel | None = None
         self.audio: AudioPort | None = None
+        self.voice: VoiceStream | None = None
+        self._ops = threading.RLock()  # answer, dial, hang-up: one at a time
+        self._rings = V253Rings(name) if self.dialect.cid_block else None
+        self._last_ring = 0.0
+        self._dtmf_rx: DtmfDetector | None = None
         self._stop = threading.Event()
         self._reset_seen = threading.Event()
         self._joiner = Joiner()
@@ -116,14 +99,21 @@ class ModemLine:
 
     def _open(self) -> None:
         port = serial.serial_for_url(self.port_url, baudrate=115200, timeout=0.05)
+        if self.dialect.stream_end:
+            # A voice modem still in its audio stream (frozen mid-call, or we restarted) takes
+            # commands for audio: end the stream first, and drop its DLE ETX / OK (or ERROR).
+            port.write(self.dialect.stream_end + b"\r")
+            self._stop.wait(0.2)
+            port.reset_input_buffer()
         self._reset_seen.clear()
         self.channel = AtChannel(port, self._urc, is_urc=self.dialect.is_urc,
-                                 on_closed=lambda reason: None).start()
+                                 on_closed=lambda reason: None, on_stream_end=self._stream_ended).start()
         for command in ("AT", "ATE0", *self.dialect.init):
             self.channel.command(command, timeout=3)
         self.state = "idle"
         self._emit(ModemUp(self.name, self.dialect.name))
-        self._poll_network()
+        if self.dialect.network:
+            self._poll_network()
 
     def _watch(self) -> str:
         """Until the port goes, the modem freezes or resets: keep-alives and polls."""
@@ -135,12 +125,24 @@ class ModemLine:
             if self._reset_seen.is_set():
                 return "modem reset"
             now = time.monotonic()
-            if self.state == "dialing":
+            if self.state == "dialing" and not self.dialect.stream_command:
                 self._check_dialing()
-            if now - last_alive >= self.keepalive:
-                channel.command("AT", timeout=3)  # a frozen modem raises AtTimeout here
+            if self.state == "ringing" and self.dialect.ring_timeout and \
+                    now - self._last_ring > self.dialect.ring_timeout:
+                self.state = "idle"  # analog: the caller gave up, the rings just stop
+                self._emit(CallEnded(self.name, "caller gave up"))
+            if channel.streaming:  # no commands in the audio stream; the audio itself is the sign of life
+                if now - channel.last_rx > STREAM_SILENCE:
+                    return "modem stopped streaming"
                 last_alive = now
-            if now - last_poll >= self.poll_every:
+            elif now - last_alive >= self.keepalive:
+                try:
+                    channel.command("AT", timeout=3)  # a frozen modem raises AtTimeout here
+                except AtError:
+                    if not channel.streaming:  # AT+VTR got in first: the stream check takes over
+                        raise
+                last_alive = now
+            if self.dialect.network and now - last_poll >= self.poll_every:
                 self._poll_network()
                 last_poll = now
         return "stopped"
@@ -158,26 +160,53 @@ class ModemLine:
             self._emit(ModemDown(self.name, reason))
 
     # ---- operations (any thread) ------------------------------------------------------
-    def _command(self, command: str, timeout: float = 5.0, payload: bytes | None = None) -> Any:
+    def _command(self, command: str, timeout: float = 5.0, payload: bytes | None = None, **kw: Any) -> Any:
         channel = self.channel
         if channel is None or self.state == "down":
             raise AtError(command, f"line {self.name} is down")
-        return channel.command(command, timeout=timeout, payload=payload)
+        return channel.command(command, timeout=timeout, payload=payload, **kw)
 
     def answer(self) -> None:
-        for command in self.dialect.answer:
-            self._command(command, timeout=10)
-        self._connected()
+        with self._ops:
+            for command in self.dialect.answer:
+                self._command(command, timeout=10)
+            self._connected()
 
     def dial(self, number: str) -> None:
-        self._command(self.dialect.dial.format(number=number), timeout=20)
-        self.state = "dialing"
+        command = self.dialect.dial.format(number=number)
+        if not self.dialect.stream_command:
+            self._command(command, timeout=20)
+            self.state = "dialing"
+            return
+        with self._ops:  # V.253: ATD ends in VCON (dialled) or BUSY / NO CARRIER / NO DIALTONE
+            self.state = "dialing"
+            try:
+                for setup in self.dialect.dial_setup:
+                    self._command(setup)
+                response = self._command(command, timeout=60, check=False)
+            except AtError:
+                self.state = "idle"
+                raise
+            if self.state != "dialing":
+                return  # hung up meanwhile
+            if response.final == "VCON":
+                self._connected()
+                return
+            self.state = "idle"
+            ended = self.dialect.parse(self.name, response.final)
+            self._emit(ended if isinstance(ended, CallEnded) else CallEnded(self.name, response.final.lower()))
+            self._release()
 
     def hangup(self) -> None:
-        was = self.state
-        self.state = "idle"
-        self._close_audio()
-        if was != "idle":
+        with self._ops:
+            was = self.state
+            if was in ("idle", "down") and self.voice is None:
+                return
+            self.state = "idle"
+            self._close_audio()
+            if self.dialect.stream_command:
+                self._release()
+                return
             try:
                 self._command(self.dialect.hangup)
                 for command in self.dialect.audio_off:
@@ -186,6 +215,12 @@ class ModemLine:
                 log.warning("line %s: hang-up: %s", self.name, exc)
 
     def send_dtmf(self, digits: str) -> None:
+        voice = self.voice
+        if self.dialect.stream_command:  # analog: tones in the outgoing audio
+            if voice is None:
+                raise AtError("DTMF", f"line {self.name}: no call")
+            voice.send_dtmf(digits)
+            return
         for digit in digits:
             self._command(self.dialect.dtmf.format(digit=digit))
 
@@ -215,7 +250,9 @@ class ModemLine:
                                    message.total))
 
     def write_audio(self, frame: bytes) -> None:
-        if self.audio is not None:
+        if self.voice is not None:
+            self.voice.write_audio(frame)
+        elif self.audio is not None:
             self.audio.write(frame)
 
     # ---- internals --------------------------------------------------------------------
@@ -225,9 +262,67 @@ class ModemLine:
         self.state = "active"
         for command in self.dialect.audio_on:
             self._command(command)
+        self._dtmf_rx = DtmfDetector() if self.dialect.inband_dtmf else None
+        if self.dialect.stream_command:
+            self._open_voice()
         if self.dialect.pcm and self.audio_url and self.audio is None:
-            self.audio = AudioPort(self.audio_url, self.on_audio)
+            self.audio = AudioPort(self.audio_url, self._rx_audio)
         self._emit(CallConnected(self.name))
+
+    def _open_voice(self) -> None:
+        channel = self.channel
+        if channel is None:
+            raise AtError(self.dialect.stream_command, f"line {self.name} is down")
+        voice = VoiceStream(self.name, channel.write_stream, self.on_audio, self._emit,
+                            self._far_end_gone, self.country)
+        self.voice = voice
+        try:
+            self._command(self.dialect.stream_command, timeout=5, stream=voice.on_stream)
+        except AtError:
+            self.hangup()
+            raise
+        voice.start()
+
+    def _rx_audio(self, frame: bytes) -> None:
+        """PCM from the audio port; digits detected in it when the modem reports none."""
+        detector = self._dtmf_rx
+        if detector is not None and self.state == "active":
+            for press in detector.feed(frame):
+                self._emit(Dtmf(self.name, press.digit))
+        self.on_audio(frame)
+
+    def _far_end_gone(self, reason: str) -> None:
+        """Analog: busy/congestion tone, DLE b/d or the end of the stream, once per call
+        (VoiceStream.end guards it; on the reader thread)."""
+        voice = self.voice
+        if self.state != "active":
+            return
+        self._emit(CallEnded(self.name, reason))
+        threading.Thread(target=self._hang_up_after, args=(voice,), name=f"onhook-{self.name}",
+                         daemon=True).start()
+
+    def _hang_up_after(self, voice: VoiceStream | None) -> None:
+        with self._ops:
+            if self.voice is voice and self.state == "active":
+                self.state = "idle"
+                self._close_audio()
+                self._release()
+
+    def _stream_ended(self) -> None:
+        """The modem left the audio stream by itself: the call is over for it."""
+        voice = self.voice
+        if voice is not None:
+            voice.end("stream ended")  # once per call, whatever else ended it too
+
+    def _release(self) -> None:
+        """V.253: leave the audio stream (DLE ! DLE ETX -> DLE ETX, OK), then on-hook."""
+        channel = self.channel
+        try:
+            if channel is not None and channel.streaming:
+                channel.end_stream(self.dialect.stream_end, timeout=3)
+            self._command(self.dialect.hangup)
+        except AtError as exc:
+            log.warning("line %s: hang-up: %s", self.name, exc)
 
     def _check_dialing(self) -> None:
         response = self._command("AT+CLCC")
@@ -239,6 +334,10 @@ class ModemLine:
         if self.audio is not None:
             self.audio.close()
             self.audio = None
+        if self.voice is not None:
+            self.voice.stop()
+            self.voice = None
+        self._dtmf_rx = None
 
     def _poll_network(self) -> None:
         csq = self._command("AT+CSQ").value("+CSQ:")
@@ -252,7 +351,17 @@ class ModemLine:
         self._emit(NetworkRegistration(self.name, int(creg.split(",")[-1]), self.operator))
 
     def _urc(self, text: str) -> None:
-        event = self.dialect.parse(self.name, text)
+        if self._rings is not None:  # V.253: RING / caller-ID block lines
+            if text.strip() == "RING" and self.state == "idle":
+                self._rings.reset()
+            events, used = self._rings.feed(text)
+            for event in events:
+                self._handle(event)
+            if used:
+                return
+        self._handle(self.dialect.parse(self.name, text), text)
+
+    def _handle(self, event: ModemEvent, text: str = "") -> None:
         if isinstance(event, Unsolicited) and event.extra.get("reset"):
             if self.state != "down":
                 self._reset_seen.set()
@@ -262,6 +371,7 @@ class ModemLine:
             threading.Thread(target=self._read_sms, args=(index,), daemon=True).start()
             return
         if isinstance(event, Ring):
+            self._last_ring = time.monotonic()
             if self.state == "idle":
                 self.state = "ringing"
         elif isinstance(event, CallConnected):

@@ -1,5 +1,6 @@
 """A pty modem simulator speaking the GSM dialects byte for byte, with a PCM audio port,
-so everything above the serial port runs unchanged without hardware.
+and the V.253 voice modem (usr5637: audio in the AT port, see sim_v253), so everything
+above the serial port runs unchanged without hardware.
 
 The PBX opens `sim.port` (and `sim.audio_port`) like /dev/ttyUSB2: stable symlinks to the
 current ptys, so an "unplugged" modem comes back under the same name, as USB does.
@@ -18,6 +19,7 @@ import numpy as np
 
 from hardware.modem.dialects import get_dialect
 from hardware.modem.pdu import encode_deliver
+from hardware.modem.sim_v253 import SimVoice
 
 FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit mono
 
@@ -43,7 +45,7 @@ class _Pty:
 
 class SimModem:
     def __init__(self, dialect: str = "sim7600", name: str = "gsm1", *, operator: str = "MegaFon",
-                 rssi: int = 21, directory: Path | None = None) -> None:
+                 rssi: int = 21, directory: Path | None = None, busy_dle: bool = False) -> None:
         self.dialect = get_dialect(dialect)
         self.name = name
         self.operator, self.rssi = operator, rssi
@@ -57,6 +59,9 @@ class SimModem:
         self.frozen = False
         self.delay = 0.0
         self.caller: tuple[str, bool] = ("", False)
+        self.caller_name = ""
+        # V.253 voice modem: no audio port, the audio is in the AT stream during AT+VTR
+        self.voice = SimVoice(self, busy_dle) if self.dialect.stream_command else None
         self.dialed: list[str] = []
         self.sent_dtmf: list[str] = []
         self.sent_sms: list[str] = []  # hex PDUs the PBX sent with AT+CMGS
@@ -103,9 +108,15 @@ class SimModem:
         return self._at is not None
 
     # ---- what a person or a test does -------------------------------------------------
-    def incoming_call(self, number: str, withheld: bool = False) -> None:
+    @property
+    def off_hook(self) -> bool:
+        """V.253: the modem holds the analog line (AT+VLS=1 / ATD until AT+VLS=0)."""
+        return self.voice is not None and self.voice.off_hook
+
+    def incoming_call(self, number: str, withheld: bool = False, name: str = "") -> None:
         with self._lock:
             self.state, self.caller, self._next_ring = "ringing", (number, withheld), 0.0
+            self.caller_name = name
             self._call_started = time.time()
 
     def remote_answer(self) -> None:
@@ -115,15 +126,24 @@ class SimModem:
                 self._urc(*self._connected_urcs())
 
     def remote_hangup(self) -> None:
+        """The far end hangs up. Analog (V.253): no signal but the busy tone in the audio."""
         with self._lock:
             if self.state != "idle":
                 self.state, self.audio_on = "idle", False
-                self._urc(*self._ended_urcs())
+                if self.voice is not None:
+                    self.voice.far_end_hangup()
+                else:
+                    self._urc(*self._ended_urcs())
 
     def send_dtmf(self, digits: str) -> None:
-        """Digits from the far end: a +DTMF URC on SIM800, in-band tones on PCM modems."""
+        """Digits from the far end: a +DTMF URC on SIM800, in-band tones on PCM modems,
+        DLE digit codes in the stream on a voice modem."""
         from hardware.dsp.dtmf import dtmf_tone
 
+        if self.voice is not None:
+            with self._lock:
+                self.voice.send_dtmf(digits)
+            return
         if not self.dialect.pcm:
             self._urc(*[f"+DTMF: {d}" for d in digits])
             return
@@ -155,6 +175,8 @@ class SimModem:
     def fault(self, kind: str, seconds: float = 0.0) -> None:
         """unplug, replug, freeze, thaw, reset, garbage, slow (answers delayed by seconds)."""
         with self._lock:
+            if kind in ("unplug", "reset") and self.voice is not None:
+                self.voice.hang_up()
             if kind == "unplug":
                 self.state, self.audio_on = "idle", False
                 self._unplug()
@@ -192,13 +214,22 @@ class SimModem:
             if pty is None:
                 time.sleep(0.05)
                 continue
+            streaming = self.voice is not None and self.voice.streaming
             try:
-                ready = select.select([pty.master], [], [], 0.05)[0]
-                data = os.read(pty.master, 1024) if ready else b""
+                ready = select.select([pty.master], [], [], 0.005 if streaming else 0.05)[0]
+                data = os.read(pty.master, 4096) if ready else b""
             except OSError:
                 time.sleep(0.05)
                 continue
             self._ring_if_due()
+            if self.voice is not None:
+                with self._lock:
+                    if self.frozen:
+                        data = b""  # a hung modem hears nothing
+                    else:
+                        data = self.voice.receive(buffer + data)
+                        buffer = b""
+                    self.voice.tick()
             buffer += data
             if self._awaiting_pdu and b"\x1a" in buffer:  # SMS body after the "> " prompt
                 body, buffer = buffer.split(b"\x1a", 1)
@@ -209,6 +240,7 @@ class SimModem:
                 continue
             while b"\r" in buffer and not self._awaiting_pdu:
                 line, buffer = buffer.split(b"\r", 1)
+                line = line[max(0, line.upper().find(b"AT")):]  # a modem skips what comes before "AT"
                 command = line.strip().decode("latin-1")
                 if command and not self.frozen:
                     if self.echo:
@@ -226,9 +258,9 @@ class SimModem:
             kind = 145 if number.startswith("+") else 129
             clip = '+CLIP: "",128,"",0,"",1' if withheld else f'+CLIP: "{number}",{kind},"",0,"",0'
             first = self.last_ring_at < self._call_started
-            self._urc("RING", clip)
-            if first:
+            if first:  # before the write: the line may see the RING before this thread goes on
                 self.last_ring_at = time.time()
+            self._urc(*(self.voice.ring_lines(first) if self.voice is not None else ("RING", clip)))
 
     def _answer(self, command: str) -> bytes:
         with self._lock:
@@ -237,6 +269,8 @@ class SimModem:
 
     def _reply(self, up: str, raw: str) -> list[str]:
         d = self.dialect
+        if self.voice is not None:
+            return self.voice.reply(up, raw)
         if up in ("AT", "ATZ") or up in d.init or up == "AT+CMEE=1":
             return ["OK"]
         if up == "ATE0":

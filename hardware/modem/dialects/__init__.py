@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from hardware.modem.dialects.base import Dialect
 from hardware.modem.dialects.gsm import EC25, HUAWEI, SIM800, SIM7600
+from hardware.modem.dialects.v253 import USR5637
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (SIM800, SIM7600, EC25, HUAWEI)}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (SIM800, SIM7600, EC25, HUAWEI, USR5637)}
 
 
 def get_dialect(name: str) -> Dialect:

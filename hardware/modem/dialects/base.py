@@ -31,6 +31,16 @@ class Dialect:
     audio_on: tuple[str, ...] = ()  # after the call is connected
     audio_off: tuple[str, ...] = ()
     pcm: bool = False  # voice as 8 kHz 16-bit PCM on an audio port (320-byte frames)
+    inband_dtmf: bool = False  # the modem passes raw audio and reports no digits: detect them in it
+    network: bool = True  # a mobile network to poll (signal, operator, registration)
+    # V.253 voice modems: off-hook before dialling, the command whose CONNECT opens the DLE
+    # audio stream in the AT port, the codes that end it, caller ID as a DATE/NMBR/NAME block,
+    # and the ring silence after which an unanswered caller has given up (analog: no signal).
+    dial_setup: tuple[str, ...] = ()
+    stream_command: str = ""
+    stream_end: bytes = b""
+    cid_block: bool = False
+    ring_timeout: float | None = None
     connected_urcs: tuple[str, ...] = ()
     ended_urcs: tuple[str, ...] = ("NO CARRIER", "BUSY", "NO ANSWER")
     extra_urcs: tuple[str, ...] = field(default=())
@@ -68,4 +78,6 @@ def _end_reason(text: str) -> str:
         return "no answer"
     if text.startswith("NO CARRIER"):
         return "no carrier"
+    if text.startswith("NO DIALTONE"):
+        return "no dial tone"
     return "remote hangup"

@@ -10,21 +10,23 @@ SIM800 = Dialect(
     name="sim800", init=(*COMMON, "AT+DDET=1,1000,0"), hangup="ATH",
     dtmf='AT+VTS="{digit}"')
 
+# The PCM modules pass raw audio and report no DTMF (chan_dongle/chan_quectel detect it
+# in-band), so the line runs its own detector on it.
 # SIM7600: PCM on the USB audio port once AT+CPCMREG=1 is sent after the call connects.
 SIM7600 = Dialect(
     name="sim7600", init=(*COMMON, "AT^DSCI=1"), audio_on=("AT+CPCMREG=1",),
-    audio_off=("AT+CPCMREG=0",), pcm=True,
+    audio_off=("AT+CPCMREG=0",), pcm=True, inband_dtmf=True,
     connected_urcs=("VOICE CALL: BEGIN",), ended_urcs=("VOICE CALL: END", "NO CARRIER", "BUSY", "NO ANSWER"),
     extra_urcs=("^DSCI:",))
 
 # Quectel EC25: voice over the USB serial port; the mode must be reset before it is set.
 EC25 = Dialect(
-    name="ec25", init=(*COMMON, "AT+QPCMV=0", "AT+QPCMV=1,0"), pcm=True, extra_urcs=("+QIND:",))
+    name="ec25", init=(*COMMON, "AT+QPCMV=0", "AT+QPCMV=1,0"), pcm=True, inband_dtmf=True, extra_urcs=("+QIND:",))
 
 # Huawei E1550 class: ^CONN/^CEND call state, voice to the audio port after AT^DDSETEX=2.
 HUAWEI = Dialect(
     name="huawei", init=("AT+CMEE=0", "AT^CVOICE?", "AT+CLIP=1", "AT+CMGF=0", "AT+CNMI=2,1,0,2,0",
                          "AT+CREG=2", "AT+CSSN=1,1"),
-    audio_on=("AT^DDSETEX=2",), pcm=True, dtmf="AT^DTMF=1,{digit}",
+    audio_on=("AT^DDSETEX=2",), pcm=True, inband_dtmf=True, dtmf="AT^DTMF=1,{digit}",
     connected_urcs=("^CONN:",), ended_urcs=("^CEND:", "NO CARRIER", "BUSY", "NO ANSWER"),
     extra_urcs=("^ORIG:", "^CONF:", "^RSSI:", "^MODE:", "^SRVST:", "^SIMST:"))
