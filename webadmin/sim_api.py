@@ -63,7 +63,8 @@ def state(line: str):  # type: ignore[no-untyped-def]
     """The line's state and, with ?hz=F, how much of the audio the PBX sent is that tone."""
     sim = simulator(line)
     out = {"line": line, "state": sim.state, "dialed": sim.dialed, "sent_dtmf": sim.sent_dtmf,
-           "sent_sms": sim.sent_sms, "last_ring_at": sim.last_ring_at, "plugged": sim.plugged}
+           "sent_sms": sim.sent_sms, "last_ring_at": sim.last_ring_at, "plugged": sim.plugged,
+           "off_hook": sim.off_hook}
     if "hz" in request.args:
         audio = sim.captured_audio().astype(np.float64)[-16000:]
         freq = float(request.args["hz"])

@@ -148,7 +148,9 @@ class SimModem:
             self._urc(*[f"+DTMF: {d}" for d in digits])
             return
         gap = np.zeros(800, np.int16)
-        self.inject_audio(np.concatenate([np.concatenate([dtmf_tone(d, 0.08), gap]) for d in digits]))
+        keys = np.concatenate([np.concatenate([dtmf_tone(d, 0.08), gap]) for d in digits]).astype("<i2").tobytes()
+        with self._lock:  # pressed now: the keys take the place of the voice while they sound
+            self._inject[:len(keys)] = keys
 
     def incoming_sms(self, sender: str, text: str) -> None:
         """The network delivers an SMS (several parts if long): stored, then +CMTI."""

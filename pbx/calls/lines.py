@@ -84,7 +84,7 @@ class LineManager:
             self.simulators[trunk.name] = sim
             port, audio_port = sim.port, sim.audio_port
         line = ModemLine(trunk.name, port, trunk.dialect, audio_port=audio_port, on_event=self.calls.on_event,
-                         on_audio=functools.partial(self.calls.on_audio, trunk.name))
+                         on_audio=functools.partial(self.calls.on_audio, trunk.name), country=trunk.country)
         self.core.call(self.calls.add_line, line, trunk)
         line.start()
         self.running[trunk.name] = trunk

@@ -23,6 +23,12 @@ def test_inbound_gsm_call_rings_the_phone_and_bridges_audio(pbx: Daemon, tmp_pat
         assert tone_level(phone.audio.audio()[-8000:], 1000) > 0.3, "the phone did not hear the line"
         state = pbx.api("sim/gsm1?hz=1300")
         assert state["state"] == "active" and state["tone_level"] > 0.3, state
+        # keys: the caller's tones are found in the PCM (SIM7600 does not report them) and
+        # reach the phone as RFC 4733; the phone's go to the modem as AT+VTS
+        pbx.pbx("sim", "dtmf", "--trunk", "gsm1", "39")
+        assert wait_until(lambda: phone.audio.digits == ["3", "9"], timeout=10), phone.audio.digits
+        phone.audio.send_digit("#", phone.event_pt())
+        assert wait_until(lambda: pbx.api("sim/gsm1")["sent_dtmf"] == ["#"], timeout=10)
         pbx.pbx("sim", "hangup", "--trunk", "gsm1")
         result = phone.finish()
         assert result.successful == 1, result.explain()
