@@ -347,8 +347,10 @@ class ModemLine:
             self._emit(self.signal)
         cops = self._command("AT+COPS?").value("+COPS:") or ""
         self.operator = cops.split('"')[1] if cops.count('"') >= 2 else ""
-        creg = self._command("AT+CREG?").value("+CREG:") or "0,0"
-        self._emit(NetworkRegistration(self.name, int(creg.split(",")[-1]), self.operator))
+        # +CREG: <n>,<stat>[,<lac>,<ci>]: the lac and ci of AT+CREG=2 come after the state
+        creg = (self._command("AT+CREG?").value("+CREG:") or "0,0").split(",")
+        state = int(creg[1]) if len(creg) > 1 and creg[1].strip().isdigit() else 0
+        self._emit(NetworkRegistration(self.name, state, self.operator))
 
     def _urc(self, text: str) -> None:
         if self._rings is not None:  # V.253: RING / caller-ID block lines

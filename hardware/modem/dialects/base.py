@@ -64,8 +64,10 @@ class Dialect:
             return Dtmf(line, m.group(1))
         if m := re.match(r'^\+CUSD:\s*(\d+)(?:\s*,\s*"([^"]*)")?', text):
             return UssdResponse(line, m.group(2) or "", int(m.group(1)))
-        if m := re.match(r"^\+CREG:\s*(?:\d+\s*,\s*)?(\d+)\s*$", text):
+        if m := re.match(r"^\+CREG:\s*(\d+)", text):  # the URC: <stat>[,<lac>,<ci>[,<AcT>]]
             return NetworkRegistration(line, int(m.group(1)))
+        if text.startswith("MISSED_CALL"):  # SIMCom: the caller gave up before the answer
+            return CallEnded(line, "caller gave up")
         if text.startswith(RESET_URCS):
             return Unsolicited(line, text, {"reset": "1"})
         return Unsolicited(line, text)

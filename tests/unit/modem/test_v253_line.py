@@ -4,129 +4,31 @@ and every byte the line sends checked: the init sequence, RING + caller-ID block
 DTMF, DLE b busy, the hang-up sequence DLE ! DLE ETX / AT+VLS=0, outbound VCON / BUSY."""
 from __future__ import annotations
 
-import dataclasses
-import os
-import queue
-import select
-import threading
 import time
 
 import numpy as np
 import pytest
 
-from hardware.modem.dialects import get_dialect
-from hardware.modem.dle import END_RX, END_TX, DleDecoder, shield
-from hardware.modem.events import CallConnected, CallEnded, CallerId, Dtmf, ModemUp, Ring, Validity
-from hardware.modem.line import ModemLine
+from hardware.modem.dle import END_RX, END_TX, shield
+from hardware.modem.events import CallConnected, CallEnded, CallerId, Dtmf, Ring, Validity
 from hardware.modem.voice import to_u8
+from tests.support.scripted_modem import OK
+from tests.support.scripted_modem import Rig as ScriptedRig
 
-OK = b"\r\nOK\r\n"
 PREAMBLE = END_RX + END_TX  # ends a stream the modem may still be in, then a CR
 INIT = [PREAMBLE, b"AT", b"ATE0", b"ATZ", b"ATE0", b"ATV1", b"AT+VCID=1", b"AT+FCLASS=8", b"AT+VSM=128,8000",
         b"AT+VSD=128,0"]
 
 
-class ScriptedModem:
-    """The modem's side of a pty: answers command lines from a script, and after it has
-    answered CONNECT, takes the host's bytes as a DLE stream until DLE ETX."""
-
-    def __init__(self, script: dict[bytes, bytes], streaming: bool = False) -> None:
-        self.master, self.slave = os.openpty()
-        self.path = os.ttyname(self.slave)
-        self.script = {b"AT": OK, **{c: OK for c in INIT}, b"AT+VLS=1": OK, b"AT+VLS=0": OK,
-                       b"AT+VTR": b"\r\nCONNECT\r\n", **script}
-        self.commands: list[bytes] = []
-        self.raw = bytearray()  # everything the host sent
-        self.stream = bytearray()  # what it sent in stream mode, as on the wire
-        self.streaming = streaming
-        self._decoder = DleDecoder()
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def send(self, data: bytes) -> None:
-        os.write(self.master, data)
-
-    def _run(self) -> None:
-        buffer = b""
-        while not self._stop:
-            if not select.select([self.master], [], [], 0.02)[0]:
-                continue
-            try:
-                data = os.read(self.master, 4096)
-            except OSError:
-                return
-            self.raw += data
-            buffer += data
-            while buffer:
-                if self.streaming:
-                    _, _, rest = self._decoder.split(buffer)
-                    self.stream += buffer[:len(buffer) - len(rest or b"")]
-                    buffer = rest or b""
-                    if rest is None:
-                        break
-                    self.streaming = False
-                    self.send(END_TX + OK)
-                elif b"\r" in buffer:
-                    line, buffer = buffer.split(b"\r", 1)
-                    line = line[max(0, line.find(b"AT")):]  # bytes before "AT" are skipped, as modems do
-                    if not line:
-                        continue  # an empty command line is ignored, as modems do
-                    self.commands.append(line)
-                    reply = self.script.get(line, b"\r\nERROR\r\n")
-                    self.send(reply)
-                    if b"CONNECT" in reply:
-                        self.streaming, self._decoder = True, DleDecoder()
-                else:
-                    break
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join(1)
-        for fd in (self.master, self.slave):
-            os.close(fd)
+def v253_script(extra: dict[bytes, bytes]) -> dict:
+    return {b"AT": OK, **{c: OK for c in INIT}, b"AT+VLS=1": OK, b"AT+VLS=0": OK,
+            b"AT+VTR": b"\r\nCONNECT\r\n", **extra}
 
 
-class Rig:
+class Rig(ScriptedRig):
     def __init__(self, script: dict[bytes, bytes] | None = None, streaming: bool = False,
                  **dialect_changes: object) -> None:
-        self.modem = ScriptedModem(script or {}, streaming)
-        self.events: queue.Queue = queue.Queue()
-        self.seen: list = []
-        self.frames: list[bytes] = []
-        dialect = dataclasses.replace(get_dialect("usr5637"), **dialect_changes)  # type: ignore[arg-type]
-        self.line = ModemLine("fxo1", self.modem.path, dialect, on_event=self.events.put,
-                              on_audio=self.frames.append, keepalive=60).start()
-        self.wait(ModemUp)
-
-    def wait(self, kind: type, timeout: float = 3.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                event = self.events.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            self.seen.append(event)
-            if isinstance(event, kind):
-                return event
-        raise AssertionError(f"no {kind.__name__}; saw {self.seen}")
-
-    def collect(self, seconds: float) -> list:
-        time.sleep(seconds)
-        got = []
-        while not self.events.empty():
-            got.append(self.events.get())
-        return got
-
-    def until(self, check, timeout: float = 3.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            assert time.monotonic() < deadline, "timed out"
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        self.line.stop()
-        self.modem.close()
+        super().__init__("usr5637", v253_script(script or {}), streaming, name="fxo1", **dialect_changes)
 
 
 @pytest.fixture
