@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import queue
 import select
 import threading
-import time
 import tty
 
 from hardware.modem.dialects import get_dialect
 from hardware.modem.dle import END_TX, DleDecoder
 from hardware.modem.events import ModemUp
 from hardware.modem.line import ModemLine
+from tests.support.line_harness import LineWatcher
 
 OK = b"\r\nOK\r\n"
 
@@ -98,44 +97,17 @@ class ScriptedModem:
             os.close(fd)
 
 
-class Rig:
+class Rig(LineWatcher):
     """A ModemLine of one dialect on a ScriptedModem, with its events queued."""
 
     def __init__(self, dialect: str, script: dict, streaming: bool = False, name: str = "line1",
                  **dialect_changes: object) -> None:
+        super().__init__()
         self.modem = ScriptedModem(script, streaming)
-        self.events: queue.Queue = queue.Queue()
-        self.seen: list = []
-        self.frames: list[bytes] = []
         chosen = dataclasses.replace(get_dialect(dialect), **dialect_changes)  # type: ignore[arg-type]
         self.line = ModemLine(name, self.modem.path, chosen, on_event=self.events.put,
                               on_audio=self.frames.append, keepalive=60).start()
-        self.wait(ModemUp)
-
-    def wait(self, kind: type, timeout: float = 3.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                event = self.events.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            self.seen.append(event)
-            if isinstance(event, kind):
-                return event
-        raise AssertionError(f"no {kind.__name__}; saw {self.seen}")
-
-    def collect(self, seconds: float) -> list:
-        time.sleep(seconds)
-        got = []
-        while not self.events.empty():
-            got.append(self.events.get())
-        return got
-
-    def until(self, check, timeout: float = 3.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            assert time.monotonic() < deadline, "timed out"
-            time.sleep(0.02)
+        self.wait(ModemUp, timeout=3.0)
 
     def close(self) -> None:
         self.line.stop()

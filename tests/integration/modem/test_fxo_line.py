@@ -4,7 +4,6 @@ hanging up heard as the busy tone, outbound calls, faults; and the in-band DTMF 
 on the GSM PCM lines."""
 from __future__ import annotations
 
-import queue
 import time
 
 import numpy as np
@@ -20,8 +19,7 @@ from hardware.modem.events import (
     Ring,
     Validity,
 )
-from hardware.modem.line import ModemLine
-from hardware.modem.simulator import SimModem
+from tests.support.line_harness import SimHarness
 from tests.support.rtp import tone_level
 
 
@@ -29,57 +27,18 @@ def sine(hz: float, samples: int, level: float = 8000.0) -> np.ndarray:
     return (level * np.sin(2 * np.pi * hz * np.arange(samples) / 8000)).astype(np.int16)
 
 
-class Harness:
-    def __init__(self, dialect: str = "usr5637", **sim_options: object) -> None:
-        self.sim = SimModem(dialect, "fxo1", **sim_options).start()  # type: ignore[arg-type]
-        self.events: queue.Queue = queue.Queue()
-        self.seen: list = []
-        self.frames: list[bytes] = []
-        self.line = ModemLine("fxo1", self.sim.port, dialect, audio_port=self.sim.audio_port,
-                              on_event=self.events.put, on_audio=self.frames.append,
-                              backoff=(0.2, 1.0), keepalive=0.5).start()
-
-    def wait(self, kind: type, timeout: float = 10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                event = self.events.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            self.seen.append(event)
-            if isinstance(event, kind):
-                return event
-        raise AssertionError(f"no {kind.__name__}; saw {self.seen}")
-
-    def collect(self, seconds: float) -> list:
-        time.sleep(seconds)
-        got = []
-        while not self.events.empty():
-            got.append(self.events.get())
-        self.seen += got
-        return got
-
-    def close(self) -> None:
-        self.line.stop()
-        self.sim.stop()
-
-
 @pytest.fixture
 def fxo():
-    h = Harness()
+    h = SimHarness("usr5637", "fxo1")
     h.wait(ModemUp)
     yield h
     h.close()
 
 
-def until(check, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+until = SimHarness.until
 
 
-def test_inbound_call_audio_dtmf_and_far_end_hangup_by_busy_tone(fxo: Harness) -> None:
+def test_inbound_call_audio_dtmf_and_far_end_hangup_by_busy_tone(fxo: SimHarness) -> None:
     h = fxo
     assert h.sim.audio_port is None and h.line.signal is None  # one port; no network on a copper line
     h.sim.incoming_call("4951234567", name="IVANOV I")
@@ -120,7 +79,7 @@ def test_inbound_call_audio_dtmf_and_far_end_hangup_by_busy_tone(fxo: Harness) -
     assert [e.digit for e in h.seen if isinstance(e, Dtmf)] == ["4", "#"], "no digits but the far end's"
 
 
-def test_withheld_caller_and_hangup_by_the_pbx(fxo: Harness) -> None:
+def test_withheld_caller_and_hangup_by_the_pbx(fxo: SimHarness) -> None:
     h = fxo
     h.sim.incoming_call("", withheld=True)
     cid = h.wait(CallerId)
@@ -136,7 +95,7 @@ def test_withheld_caller_and_hangup_by_the_pbx(fxo: Harness) -> None:
 
 
 def test_outbound_call_dle_busy_and_failures() -> None:
-    h = Harness(busy_dle=True)
+    h = SimHarness("usr5637", "fxo1", busy_dle=True)
     try:
         h.wait(ModemUp)
         h.line.dial("84951234567")
@@ -165,7 +124,7 @@ def test_outbound_call_dle_busy_and_failures() -> None:
 
 
 def test_faults_mid_call_unplug_and_freeze() -> None:
-    h = Harness()
+    h = SimHarness("usr5637", "fxo1")
     try:
         h.wait(ModemUp)
         h.sim.incoming_call("4951234567")
@@ -192,7 +151,7 @@ def test_faults_mid_call_unplug_and_freeze() -> None:
 
 @pytest.mark.parametrize("dialect", ["sim7600", "huawei"])
 def test_inband_dtmf_detection_on_pcm_gsm_lines(dialect: str) -> None:
-    h = Harness(dialect)
+    h = SimHarness(dialect)
     try:
         h.wait(ModemUp)
         h.sim.incoming_call("+79161234567")

@@ -4,7 +4,6 @@ faults: unplugged mid-call, frozen, reset, 1 MB of garbage."""
 from __future__ import annotations
 
 import os
-import queue
 import time
 
 import numpy as np
@@ -24,44 +23,18 @@ from hardware.modem.events import (
     SmsReceived,
     UssdResponse,
 )
-from hardware.modem.line import ModemLine
-from hardware.modem.simulator import SimModem
+from tests.support.line_harness import SimHarness
 from tests.support.rtp import tone_level
-
-
-class Harness:
-    def __init__(self, dialect: str) -> None:
-        self.sim = SimModem(dialect).start()
-        self.events: queue.Queue = queue.Queue()
-        self.frames: list[bytes] = []
-        self.line = ModemLine("gsm1", self.sim.port, dialect, audio_port=self.sim.audio_port,
-                              on_event=self.events.put, on_audio=self.frames.append,
-                              backoff=(0.2, 1.0), keepalive=0.5).start()
-
-    def wait(self, kind: type, timeout: float = 10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                event = self.events.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if isinstance(event, kind):
-                return event
-        raise AssertionError(f"no {kind.__name__} event")
-
-    def close(self) -> None:
-        self.line.stop()
-        self.sim.stop()
 
 
 @pytest.fixture(params=["sim7600", "ec25", "huawei", "sim800"])
 def harness(request):
-    h = Harness(request.param)
+    h = SimHarness(request.param)
     yield h
     h.close()
 
 
-def test_inbound_call_with_caller_id_audio_and_remote_hangup(harness: Harness) -> None:
+def test_inbound_call_with_caller_id_audio_and_remote_hangup(harness: SimHarness) -> None:
     h = harness
     h.wait(ModemUp)
     assert h.wait(SignalQuality).dbm == -113 + 2 * 21
@@ -91,7 +64,7 @@ def test_inbound_call_with_caller_id_audio_and_remote_hangup(harness: Harness) -
     assert h.line.state == "idle"
 
 
-def test_outbound_call_and_dtmf(harness: Harness) -> None:
+def test_outbound_call_and_dtmf(harness: SimHarness) -> None:
     h = harness
     h.wait(ModemUp)
     h.line.dial("+74951234567")
@@ -109,7 +82,7 @@ def test_outbound_call_and_dtmf(harness: Harness) -> None:
 
 
 def test_faults_unplug_freeze_reset_garbage() -> None:
-    h = Harness("sim7600")
+    h = SimHarness("sim7600")
     try:
         h.wait(ModemUp)
         h.sim.incoming_call("+79161234567")
@@ -145,7 +118,7 @@ def test_dtmf_tone_helper_is_available_for_inband_lines() -> None:
 
 @pytest.mark.parametrize("dialect", ["sim800", "sim7600"])
 def test_sms_both_ways_with_cyrillic_and_long_messages_and_ussd(dialect: str) -> None:
-    h = Harness(dialect)
+    h = SimHarness(dialect)
     try:
         h.wait(ModemUp)
         h.sim.incoming_sms("+79161234567", "Здравствуйте! Заказ №42 готов.")
