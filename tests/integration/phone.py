@@ -1,6 +1,5 @@
-"""A registered SIPp phone (Bob) with its own RTP endpoint, for tests where the PBX
-calls the phone (calls from phone lines): it answers and waits for the BYE, or hangs up
-itself after hangs_up_after_ms."""
+"""SIPp phones with their own RTP endpoints for the phone-line tests: Bob answers what
+the PBX rings him with (AnsweringPhone), Alice calls out (CallingPhone)."""
 from __future__ import annotations
 
 import re
@@ -8,13 +7,15 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.integration.conftest import BOB
+from tests.integration.conftest import ALICE, BOB
 from tests.support import sipp
 from tests.support.daemon import Daemon, free_port
 from tests.support.rtp import RtpEndpoint
 
 
 class AnsweringPhone:
+    """Registers, answers, and waits for the BYE, or hangs up itself after hangs_up_after_ms."""
+
     def __init__(self, pbx: Daemon, workdir: Path, tone_hz: float = 1300, hangs_up_after_ms: int = 0) -> None:
         self.pbx, self.workdir = pbx, workdir
         self.hangs_up_after_ms = hangs_up_after_ms
@@ -42,6 +43,35 @@ class AnsweringPhone:
     def event_pt(self) -> int:
         """The telephone-event payload type the PBX offered."""
         return int(re.search(r"a=rtpmap:(\d+) telephone-event", self.invite()).group(1))
+
+    def finish(self, timeout: float = 30) -> sipp.SippResult:
+        assert self.proc is not None
+        return sipp.finish(self.proc, timeout=timeout)
+
+    def __exit__(self, *exc: object) -> None:
+        self.audio.stop()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+
+
+class CallingPhone:
+    """Alice (a SIPp phone with its own RTP endpoint) dials a number and hangs up after
+    hangs_up_after_ms of talk."""
+
+    def __init__(self, pbx: Daemon, workdir: Path, dial: str, tone_hz: float = 700,
+                 hangs_up_after_ms: int = 4000) -> None:
+        self.audio = RtpEndpoint(tone_hz)
+        self.args = sipp.sipp_args(
+            "uac_call.xml", pbx.sip, csv=sipp.users_csv(workdir / "alice.csv", [(*ALICE, dial)]),
+            local_port=free_port(), params={"RTPPORT": str(self.audio.port)}, flags={"caller_hangs_up"},
+            extra=["-d", str(hangs_up_after_ms)])
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "CallingPhone":
+        self.audio.start()
+        self.proc = sipp.start(self.args, self.workdir)
+        return self
 
     def finish(self, timeout: float = 30) -> sipp.SippResult:
         assert self.proc is not None

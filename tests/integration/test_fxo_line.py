@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ALICE, BOB
-from tests.integration.phone import AnsweringPhone
-from tests.support import sipp
-from tests.support.daemon import Daemon, free_port, wait_until
-from tests.support.rtp import RtpEndpoint, tone_level
+from tests.integration.conftest import BOB
+from tests.integration.phone import AnsweringPhone, CallingPhone
+from tests.support.daemon import Daemon, wait_until
+from tests.support.rtp import tone_level
 
 
 @pytest.fixture
@@ -50,24 +49,15 @@ def test_inbound_fxo_call_audio_dtmf_and_busy_tone_hangup(fxo: Daemon, tmp_path:
 
 
 def test_outbound_call_through_the_fxo_line(fxo: Daemon, tmp_path: Path) -> None:
-    caller_audio = RtpEndpoint(700).start()
-    uac = sipp.start(sipp.sipp_args(
-        "uac_call.xml", fxo.sip, csv=sipp.users_csv(tmp_path / "a.csv", [(*ALICE, "91234567")]),
-        local_port=free_port(), params={"RTPPORT": str(caller_audio.port)}, flags={"caller_hangs_up"},
-        extra=["-d", "4000"]), tmp_path)
-    try:
+    with CallingPhone(fxo, tmp_path, dial="91234567", tone_hz=700) as caller:
         assert wait_until(lambda: fxo.api("sim/fxo1")["dialed"] == ["1234567"], timeout=10), fxo.api("sim/fxo1")
         fxo.api("sim/fxo1/answer", {"tone_hz": 1000})
-        assert wait_until(lambda: caller_audio.packets_in >= 100)
+        assert wait_until(lambda: caller.audio.packets_in >= 100)
         time.sleep(1.0)
-        assert tone_level(caller_audio.audio()[-4000:], 1000) > 0.3, "the caller did not hear the line"
+        assert tone_level(caller.audio.audio()[-4000:], 1000) > 0.3, "the caller did not hear the line"
         assert fxo.api("sim/fxo1?hz=700")["tone_level"] > 0.3, "the line did not hear the caller"
-        result = sipp.finish(uac, timeout=30)
+        result = caller.finish()
         assert result.successful == 1, result.explain()
-    finally:
-        caller_audio.stop()
-        if uac.poll() is None:
-            uac.kill()
     assert wait_until(lambda: not fxo.api("sim/fxo1")["off_hook"], timeout=5), "the line stayed off-hook"
     record = fxo.last_call()
     assert (record["direction"], record["trunk"], record["callee"], record["disposition"]) == (

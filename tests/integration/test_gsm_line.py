@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 from tests.integration.conftest import BOB
-from tests.integration.phone import AnsweringPhone
-from tests.support import sipp
-from tests.support.daemon import Daemon, free_port, wait_until
-from tests.support.rtp import RtpEndpoint, tone_level
+from tests.integration.phone import AnsweringPhone, CallingPhone
+from tests.support.daemon import Daemon, wait_until
+from tests.support.rtp import tone_level
 
 
 def test_inbound_gsm_call_rings_the_phone_and_bridges_audio(pbx: Daemon, tmp_path: Path) -> None:
@@ -55,25 +54,16 @@ def test_outbound_call_through_the_gsm_line(pbx: Daemon, tmp_path: Path) -> None
 
     # the line initialises after the daemon is up
     wait_until(lambda: pbx.api("status")["lines"]["gsm1"]["state"] == "idle")
-    caller_audio = RtpEndpoint(700).start()
-    uac = sipp.start(sipp.sipp_args(
-        "uac_call.xml", pbx.sip, csv=sipp.users_csv(tmp_path / "a.csv", [(*ALICE, "989161234567")]),
-        local_port=free_port(), params={"RTPPORT": str(caller_audio.port)}, flags={"caller_hangs_up"},
-        extra=["-d", "4000"]), tmp_path)
-    try:
+    with CallingPhone(pbx, tmp_path, dial="989161234567", tone_hz=700) as caller:
         wait_until(lambda: pbx.api("sim/gsm1")["state"] == "dialing")
         assert pbx.api("sim/gsm1")["dialed"] == ["89161234567"], pbx.log()[-3000:]  # the 9 is the way out
         pbx.api("sim/gsm1/answer", {"tone_hz": 1000})
-        wait_until(lambda: caller_audio.packets_in >= 100)
+        wait_until(lambda: caller.audio.packets_in >= 100)
         time.sleep(0.5)
-        assert tone_level(caller_audio.audio()[-4000:], 1000) > 0.3, "the caller did not hear the line"
+        assert tone_level(caller.audio.audio()[-4000:], 1000) > 0.3, "the caller did not hear the line"
         assert pbx.api("sim/gsm1?hz=700")["tone_level"] > 0.3, "the line did not hear the caller"
-        result = sipp.finish(uac, timeout=30)
+        result = caller.finish()
         assert result.successful == 1, result.explain()
-    finally:
-        caller_audio.stop()
-        if uac.poll() is None:
-            uac.kill()
     time.sleep(0.5)
     assert pbx.api("sim/gsm1")["state"] == "idle"  # the caller's BYE hung up the line
     record = pbx.last_call()
