@@ -22,8 +22,9 @@ apt_install() {
 
 if [ "${1:-}" = "--test" ]; then
   # sip-tester is SIPp; baresip is the softphone; chromium drives the web admin;
-  # espeak-ng and sox make speech for the DTMF talk-off corpus.
-  apt_install sip-tester baresip chromium chromium-driver espeak-ng sox
+  # espeak-ng and sox make speech for the DTMF talk-off corpus; alsa-utils (arecord,
+  # aplay) carries a SIM800's voice through a USB sound card, on the device too.
+  apt_install sip-tester baresip chromium chromium-driver espeak-ng sox alsa-utils
   exit 0
 fi
 

@@ -17,6 +17,7 @@ from typing import Any, Callable
 import serial
 
 from hardware.dsp.dtmf import DtmfDetector
+from hardware.modem.alsa import AlsaAudioPort, is_alsa
 from hardware.modem.atchannel import AtChannel, AtError
 from hardware.modem.audioport import FRAME_BYTES, AudioPort
 from hardware.modem.callerid import V253Rings
@@ -56,7 +57,7 @@ class ModemLine:
         self.signal: SignalQuality | None = None
         self.operator = ""
         self.channel: AtChannel | None = None
-        self.audio: AudioPort | None = None
+        self.audio: AudioPort | AlsaAudioPort | None = None
         self.voice: VoiceStream | None = None
         self._ops = threading.RLock()  # answer, dial, hang-up: one at a time
         self._rings = V253Rings(name) if self.dialect.cid_block else None
@@ -265,7 +266,9 @@ class ModemLine:
         self._dtmf_rx = DtmfDetector() if self.dialect.inband_dtmf else None
         if self.dialect.stream_command:
             self._open_voice()
-        if self.dialect.pcm and self.audio_url and self.audio is None:
+        if is_alsa(self.audio_url) and self.audio is None:  # analog voice on a USB sound card
+            self.audio = AlsaAudioPort(str(self.audio_url), self._rx_audio)
+        elif self.dialect.pcm and self.audio_url and self.audio is None:
             self.audio = AudioPort(self.audio_url, self._rx_audio)
         self._emit(CallConnected(self.name))
 

@@ -82,7 +82,7 @@ class LineManager:
                 return
             sim = SimModem(trunk.dialect, trunk.name, directory=self.sim_dir).start()
             self.simulators[trunk.name] = sim
-            port, audio_port = sim.port, sim.audio_port
+            port, audio_port = sim.port, sim.audio_port or audio_port  # sim800 may use a sound card
         line = ModemLine(trunk.name, port, trunk.dialect, audio_port=audio_port, on_event=self.calls.on_event,
                          on_audio=functools.partial(self.calls.on_audio, trunk.name), country=trunk.country)
         self.core.call(self.calls.add_line, line, trunk)

@@ -50,7 +50,10 @@ def _check_port(value: str, field: str, optional: bool = False) -> str:
         return ""
     if value == SIMULATED or value.startswith("/") or "://" in value:
         return value
-    raise ValidationError(f"{field}: a device path such as /dev/ttyUSB2, a pyserial URL, or 'sim'",
+    if field == "audio_port" and value.startswith("alsa:") and len(value) > 5:
+        return value  # a USB sound card (SIM800's analog voice)
+    raise ValidationError(f"{field}: a device path such as /dev/ttyUSB2, a pyserial URL, or 'sim'"
+                          + (", or alsa:DEVICE for a sound card" if field == "audio_port" else ""),
                           details={"field": field})
 
 

@@ -11,6 +11,7 @@ from hardware.modem.pdu import encode_submit
 from tests.integration.conftest import BOB
 from tests.integration.phone import AnsweringPhone
 from tests.support.daemon import Daemon, wait_until
+from tests.support.rtp import tone_level
 
 
 def line(pbx: Daemon, name: str) -> dict:
@@ -147,3 +148,32 @@ def test_real_hardware_mode_uses_the_configured_ports(tmp_path: Path) -> None:
     finally:
         assert daemon.stop() == 0
         modem.stop()
+
+
+def test_sim800_with_a_usb_sound_card_carries_the_voice(tmp_path: Path) -> None:
+    """SIM800's voice is analog: with `--audio-port alsa:DEVICE` the call's audio goes
+    through the sound card (here an ALSA device made of files) both ways."""
+    from tests.integration.conftest import ALICE
+    from tests.support.alsa import FileSoundCard
+
+    card = FileSoundCard(tmp_path / "card", tone_hz=1000)
+    daemon = Daemon(tmp_path / "data", ring_timeout=4, env=card.env())
+    for number, password in (ALICE, BOB):
+        daemon.pbx("ext", "add", number, "--name", f"ext {number}", "--password", password)
+    daemon.pbx("trunk", "add", "sig1", "--dialect", "sim800", "--port", "sim", "--audio-port", card.device)
+    daemon.start()
+    try:
+        daemon.pbx("trunk", "del", "gsm1")
+        assert wait_until(lambda: set(daemon.api("status")["lines"]) == {"sig1"}
+                          and line(daemon, "sig1")["state"] == "idle", timeout=15)
+        with AnsweringPhone(daemon, tmp_path, tone_hz=1300) as phone:
+            daemon.pbx("sim", "call", "--trunk", "sig1", "--from", "+79161234567")
+            assert wait_until(lambda: phone.audio.packets_in >= 100, timeout=15)
+            time.sleep(1.0)
+            assert tone_level(phone.audio.audio()[-4000:], 1000) > 0.3, "the phone did not hear the sound card"
+            assert wait_until(lambda: len(card.played()) >= 16000, timeout=10)
+            assert tone_level(card.played()[-8000:], 1300) > 0.3, "the sound card did not get the phone's voice"
+            daemon.pbx("sim", "hangup", "--trunk", "sig1")
+            assert phone.finish().successful == 1
+    finally:
+        assert daemon.stop() == 0, daemon.log()[-2000:]

@@ -15,6 +15,7 @@ def test_defaults_and_round_trip(tmp_path: Path) -> None:
     gsm = store.add(new_trunk("gsm1", "gsm", "", "/dev/ttyUSB2", "/dev/ttyUSB4"))
     fxo = store.add(new_trunk("fxo1", "fxo", "", "/dev/ttyACM0", area_code="495"))
     assert (gsm.dialect, fxo.dialect) == ("sim7600", "usr5637")
+    assert new_trunk("gsm4", "gsm", "sim800", "/dev/ttyS0", "alsa:plughw:CARD=Device").audio_port.startswith("alsa:")
     again = TrunkStore(tmp_path)  # another process's view
     assert [t.name for t in again.list()] == ["fxo1", "gsm1"]
     assert again.get("fxo1").area_code == "495" and again.get("gsm1").audio_port == "/dev/ttyUSB4"
@@ -31,6 +32,7 @@ def test_defaults_and_round_trip(tmp_path: Path) -> None:
     ({"port": ""}, "port"),
     ({"port": "ttyUSB2"}, "port"),
     ({"audio_port": "COM3"}, "audio_port"),
+    ({"audio_port": "alsa:"}, "audio_port"),
     ({"country": "XX"}, "country"),
     ({"area_code": "49-5"}, "area_code"),
 ])
