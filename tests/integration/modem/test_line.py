@@ -3,7 +3,6 @@ ID, answer with PCM audio both ways, remote hang-up, an outbound call, DTMF; and
 faults: unplugged mid-call, frozen, reset, 1 MB of garbage."""
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -81,7 +80,7 @@ def test_outbound_call_and_dtmf(harness: SimHarness) -> None:
     assert h.sim.state == "idle" and h.line.state == "idle"
 
 
-def test_faults_unplug_freeze_reset_garbage() -> None:
+def test_faults_unplug_freeze_reset_garbage_slow() -> None:
     h = SimHarness("sim7600")
     try:
         h.wait(ModemUp)
@@ -102,12 +101,17 @@ def test_faults_unplug_freeze_reset_garbage() -> None:
         h.sim.fault("reset")
         h.wait(ModemDown)
         h.wait(ModemUp)  # re-initialised after the module's own reboot
-        for _ in range(256):
-            h.sim._write(os.urandom(4096))  # 1 MB of noise on the port
+        h.sim.garbage(1 << 20)  # 1 MB of noise on the port
         time.sleep(0.5)
         h.sim.incoming_call("+79161234567")
         assert h.wait(CallerId).number == "+79161234567"
         assert h.line.state in ("ringing", "idle")
+        h.sim.fault("slow", 1.0)  # every answer a second late: slow, not dead
+        started = time.monotonic()
+        h.line.answer()
+        h.wait(CallConnected)
+        assert time.monotonic() - started >= 1.0 and h.line.state == "active"
+        assert not any(isinstance(e, ModemDown) for e in h.collect(1.5))
     finally:
         h.close()
 
