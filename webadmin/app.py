@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from pbx.errors import PbxError
 from pbx.services import Services
-from webadmin import api, pages, sim_api
+from webadmin import api, line_pages, pages, sim_api
 
 
 def create_app(services: Services, *, secret_key: bytes, testing: bool = False) -> Flask:
@@ -26,6 +26,7 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False) 
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
                       default_limits=[], headers_enabled=True)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(line_pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(sim_api.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no CSRF exposure

@@ -1,10 +1,11 @@
-"""The owner's first visit in a real browser (Debian's headless chromium) against the
-real daemon: one-time password, forced change, add an extension, see its phone
-register on the dashboard (with the phone lines), delete it, log out."""
+"""The owner in a real browser (Debian's headless chromium) against the real daemon: the
+first visit (one-time password, forced change, an extension added, its phone seen on the
+dashboard with the phone lines, deleted, log out); then the lines and messages pages."""
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -90,5 +91,56 @@ def test_owner_first_visit(browser, tmp_path: Path) -> None:
         assert shows(browser, 'id="login"')
         browser.get(daemon.url + "/extensions")
         assert "/login" in browser.current_url
+    finally:
+        assert daemon.stop() == 0
+
+
+def first_login(browser, daemon: Daemon, password: str = "Owner-chosen-pass") -> None:
+    browser.get(daemon.url + "/login")
+    fill(browser, password=daemon.first_password)
+    browser.find_element(By.ID, "login").click()
+    assert shows(browser, "Choose your own password")
+    fill(browser, new=password, again=password)
+    browser.find_element(By.ID, "change").click()
+    assert shows(browser, "<h1>Dashboard</h1>")
+
+
+def test_owner_adds_a_line_and_reads_and_sends_messages(browser, tmp_path: Path) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    daemon = Daemon(tmp_path / "data").start()
+    try:
+        first_login(browser, daemon)
+        browser.find_element(By.LINK_TEXT, "Lines").click()
+        assert shows(browser, "gsm1")
+        fill(browser, name="gsm2", port="ttyUSB9")
+        Select(browser.find_element(By.NAME, "dialect")).select_by_value("huawei")
+        browser.find_element(By.ID, "add-line").click()
+        assert shows(browser, "a device path such as /dev/ttyUSB2")  # the form keeps what was typed
+        fill(browser, port="sim")
+        browser.find_element(By.ID, "add-line").click()
+        assert shows(browser, "Line gsm2 added")
+        for _ in range(30):  # the daemon starts the line within seconds
+            browser.get(daemon.url + "/lines")
+            row = browser.find_element(By.XPATH, "//tr[td[1][text()='gsm2']]").text
+            if "idle" in row:
+                break
+            time.sleep(0.5)
+        assert "huawei" in row and "idle" in row and "MegaFon" in row, row
+        browser.find_element(By.ID, "delete-gsm2").click()
+        assert shows(browser, "Line gsm2 removed")
+
+        daemon.pbx("sim", "sms", "--trunk", "gsm1", "--from", "89161234567", "--text", "Перезвоните, пожалуйста")
+        browser.find_element(By.LINK_TEXT, "Messages").click()
+        for _ in range(20):
+            if "Перезвоните" in browser.find_element(By.ID, "messages").text:
+                break
+            time.sleep(0.5)
+            browser.refresh()
+        assert "+79161234567" in browser.find_element(By.ID, "messages").text
+        fill(browser, to="+79161234567", text="Перезвоним через 5 минут")
+        browser.find_element(By.ID, "send").click()
+        assert shows(browser, "Message sent to +79161234567 on gsm1")
+        browser.save_screenshot(str(SCREENSHOTS / "pbx-messages.png"))
     finally:
         assert daemon.stop() == 0
