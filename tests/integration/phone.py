@@ -13,7 +13,23 @@ from tests.support.daemon import Daemon, free_port
 from tests.support.rtp import RtpEndpoint
 
 
-class AnsweringPhone:
+class SippPhone:
+    """A SIPp process with the RTP endpoint that is its media."""
+
+    audio: RtpEndpoint
+    proc: subprocess.Popen | None
+
+    def finish(self, timeout: float = 30) -> sipp.SippResult:
+        assert self.proc is not None
+        return sipp.finish(self.proc, timeout=timeout)
+
+    def __exit__(self, *exc: object) -> None:
+        self.audio.stop()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+
+
+class AnsweringPhone(SippPhone):
     """Registers, answers, and waits for the BYE, or hangs up itself after hangs_up_after_ms."""
 
     def __init__(self, pbx: Daemon, workdir: Path, tone_hz: float = 1300, hangs_up_after_ms: int = 0) -> None:
@@ -44,17 +60,9 @@ class AnsweringPhone:
         """The telephone-event payload type the PBX offered."""
         return int(re.search(r"a=rtpmap:(\d+) telephone-event", self.invite()).group(1))
 
-    def finish(self, timeout: float = 30) -> sipp.SippResult:
-        assert self.proc is not None
-        return sipp.finish(self.proc, timeout=timeout)
-
-    def __exit__(self, *exc: object) -> None:
-        self.audio.stop()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
 
 
-class CallingPhone:
+class CallingPhone(SippPhone):
     """Alice (a SIPp phone with its own RTP endpoint) dials a number and hangs up after
     hangs_up_after_ms of talk."""
 
@@ -72,12 +80,3 @@ class CallingPhone:
         self.audio.start()
         self.proc = sipp.start(self.args, self.workdir)
         return self
-
-    def finish(self, timeout: float = 30) -> sipp.SippResult:
-        assert self.proc is not None
-        return sipp.finish(self.proc, timeout=timeout)
-
-    def __exit__(self, *exc: object) -> None:
-        self.audio.stop()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
