@@ -159,8 +159,8 @@ class TrunkCalls:
         """Ask the network (balance: *100#) and wait for its answer (web/CLI thread)."""
         if not re.fullmatch(r"[0-9*#]{2,40}", code):
             raise ValidationError("code: digits, * and #, e.g. *100#")
-        line = self.lines.get(trunk)
-        if line is None or self.trunks[trunk].type != "gsm":
+        line, config = self.lines.get(trunk), self.trunks.get(trunk)
+        if line is None or config is None or config.type != "gsm":
             raise NotFound(f"no GSM trunk named {trunk}")
         waiter: Future = Future()
         self._ussd_waiters[trunk] = waiter
@@ -261,15 +261,17 @@ class TrunkCalls:
         digits = to.strip()
         if not digits.lstrip("+").isdigit():
             raise ValidationError("to: a phone number, e.g. +79161234567")
-        gsm = [n for n, t in self.trunks.items() if t.type == "gsm" and (not trunk or n == trunk)]
+        # copies: the core thread adds and removes lines while this thread looks
+        trunks, lines = dict(self.trunks), dict(self.lines)
+        gsm = [n for n, t in trunks.items() if t.type == "gsm" and n in lines and (not trunk or n == trunk)]
         if trunk and not gsm:
             raise NotFound(f"no GSM trunk named {trunk}")
-        name = next((n for n in gsm if self.lines[n].state != "down"), gsm[0] if gsm else "")
+        name = next((n for n in gsm if lines[n].state != "down"), gsm[0] if gsm else "")
         if not name:
             raise NotFound("no GSM line is configured for SMS")
         record = SmsRecord(name, "out", self._number(name, digits), text, 0, time.time(), "sent")
         try:
-            record.parts = self.lines[name].send_sms(digits, text)
+            record.parts = lines[name].send_sms(digits, text)
         except Exception as exc:
             record.status = f"failed: {exc}"
         self.sms_journal.add_sms(record)
