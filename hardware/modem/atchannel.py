@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 FINAL_OK = ("OK", "CONNECT", "VCON")  # VCON: V.253 ATD in voice mode
 FINAL_ERROR = ("ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE")
+# V.250: these end only a command that makes or takes a call; at any other time they are a
+# call ending unsolicited (SIM800 and EC25 have no other sign), not that command's result.
+CALL_RESULTS = ("NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE")
+CALL_COMMANDS = ("ATD", "ATA", "AT+VLS", "AT+VTR")
 ERROR_PREFIX = ("+CME ERROR:", "+CMS ERROR:")
 MAX_LINE = 4096
 CTRL_Z = b"\x1a"
@@ -263,7 +267,8 @@ class AtChannel:
         pending = self._pending
         if pending is not None and text == pending.command:
             return  # echo (before ATE0 took effect)
-        if pending is not None and self._is_final(text):
+        if pending is not None and self._is_final(text) and (
+                text not in CALL_RESULTS or pending.command.upper().startswith(CALL_COMMANDS)):
             pending.response.final = text
             if text == "CONNECT" and pending.stream is not None:
                 self._decoder = DleDecoder()
@@ -272,7 +277,7 @@ class AtChannel:
             pending.done.set()
         elif pending is not None and pending.info_prefix and text.startswith(pending.info_prefix):
             pending.response.lines.append(text)
-        elif self.is_urc(text) or pending is None:
+        elif self.is_urc(text) or pending is None or text in CALL_RESULTS:
             self.stats["urcs"] += 1
             try:
                 self.on_urc(text)

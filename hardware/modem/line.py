@@ -176,8 +176,13 @@ class ModemLine:
     def dial(self, number: str) -> None:
         command = self.dialect.dial.format(number=number)
         if not self.dialect.stream_command:
-            self._command(command, timeout=20)
-            self.state = "dialing"
+            with self._ops:  # a hang-up meanwhile waits for ATD, then finds "dialing" and hangs up
+                self.state = "dialing"
+                try:
+                    self._command(command, timeout=20)
+                except AtError:
+                    self.state = "idle"
+                    raise
             return
         with self._ops:  # V.253: ATD ends in VCON (dialled) or BUSY / NO CARRIER / NO DIALTONE
             self.state = "dialing"
@@ -328,10 +333,18 @@ class ModemLine:
             log.warning("line %s: hang-up: %s", self.name, exc)
 
     def _check_dialing(self) -> None:
-        response = self._command("AT+CLCC")
-        value = response.value("+CLCC:")
-        if value is not None and value.split(",")[2].strip() == "0":
-            self._connected()
+        """Answer supervision by polling (SIM800/EC25 say nothing when the far end picks up)."""
+        with self._ops:  # a hang-up meanwhile wins: never connect a call already given up
+            if self.state != "dialing":
+                return
+            fields = (self._command("AT+CLCC").value("+CLCC:") or "").split(",")
+            if len(fields) > 2 and fields[2].strip() == "0":
+                self._connected()
+
+    def _connected_if_dialing(self) -> None:
+        with self._ops:
+            if self.state == "dialing":
+                self._connected()
 
     def _close_audio(self) -> None:
         if self.audio is not None:
@@ -381,7 +394,7 @@ class ModemLine:
                 self.state = "ringing"
         elif isinstance(event, CallConnected):
             if self.state == "dialing":
-                threading.Thread(target=self._connected, daemon=True).start()  # not on the reader
+                threading.Thread(target=self._connected_if_dialing, daemon=True).start()  # not on the reader
             return
         elif isinstance(event, CallEnded):
             if self.state not in ("ringing", "dialing", "active"):

@@ -180,8 +180,16 @@ class TrunkCalls:
         for name, line in self.lines.items():
             out[name] = {"state": line.state, "operator": line.operator,
                          "signal_dbm": line.signal.dbm if line.signal else None,
-                         "in_call": name in self.calls}
+                         "in_call": self._live(name) is not None}
         return out
+
+    def _live(self, line_name: str) -> BridgedCall | None:
+        """The line's call, unless it has ended (from the SIP side: the line says nothing)."""
+        call = self.calls.get(line_name)
+        if call is not None and call.state.value == "ended":
+            del self.calls[line_name]
+            return None
+        return call
 
     def _number(self, line_name: str, raw: str) -> str:
         trunk = self.trunks.get(line_name)
@@ -198,10 +206,7 @@ class TrunkCalls:
 
     def _handle(self, event: ModemEvent) -> None:
         line_name = event.line
-        current = self.calls.get(line_name)
-        if current is not None and current.state.value == "ended":
-            self.calls.pop(line_name, None)  # ended from the SIP side meanwhile
-            current = None
+        current = self._live(line_name)
         if isinstance(event, CallerId) and current is None:
             self._incoming(line_name, self._number(line_name, event.number) if not event.anonymous
                            else "anonymous", event.name)
@@ -223,7 +228,7 @@ class TrunkCalls:
 
     def outbound(self, call: BridgedCall, number: str) -> bool:
         """An extension dialled the outbound prefix: take a free line (core thread)."""
-        line = next((ln for ln in self.lines.values() if ln.state == "idle" and ln.name not in self.calls), None)
+        line = next((ln for ln in self.lines.values() if ln.state == "idle" and self._live(ln.name) is None), None)
         if line is None:
             return False
         call.origin = TrunkOrigin(line)
@@ -236,9 +241,11 @@ class TrunkCalls:
         def dial() -> None:
             try:
                 line.dial(number)
+                if call.origin.ended:  # the extension hung up before ATD came back
+                    line.hangup()
             except Exception as exc:
                 log.warning("line %s: dialling %s failed: %s", line.name, number, exc)
-                call.origin.end_reason = "failed"
+                call.origin.end_reason = "busy" if getattr(exc, "result", "") == "BUSY" else "failed"
                 self.core.submit(self.b2bua.origin_ended, call)
         threading.Thread(target=dial, name=f"dial-{line.name}", daemon=True).start()
         return True

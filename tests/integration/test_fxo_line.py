@@ -59,6 +59,7 @@ def test_outbound_call_through_the_fxo_line(fxo: Daemon, tmp_path: Path) -> None
         result = caller.finish()
         assert result.successful == 1, result.explain()
     assert wait_until(lambda: not fxo.api("sim/fxo1")["off_hook"], timeout=5), "the line stayed off-hook"
+    assert fxo.api("status")["lines"]["fxo1"]["in_call"] is False  # free for the next call at once
     record = fxo.last_call()
     assert (record["direction"], record["trunk"], record["callee"], record["disposition"]) == (
         "outbound", "fxo1", "+74951234567", "answered")

@@ -66,6 +66,7 @@ def test_outbound_call_through_the_gsm_line(pbx: Daemon, tmp_path: Path) -> None
         assert result.successful == 1, result.explain()
     time.sleep(0.5)
     assert pbx.api("sim/gsm1")["state"] == "idle"  # the caller's BYE hung up the line
+    assert pbx.api("status")["lines"]["gsm1"]["in_call"] is False  # free for the next call at once
     record = pbx.last_call()
     assert (record["direction"], record["trunk"], record["caller"], record["callee"],
             record["disposition"]) == ("outbound", "gsm1", ALICE[0], "+79161234567", "answered")

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import select
 import threading
+import time
 import tty
 
 from hardware.modem.dialects import get_dialect
@@ -20,7 +21,8 @@ OK = b"\r\nOK\r\n"
 class ScriptedModem:
     """The modem's side of a pty: answers command lines from a script (ERROR for the
     rest), and after it has answered CONNECT, takes the host's bytes as a DLE stream until
-    DLE ETX. A reply may be a list: the next one each time the command comes. After a
+    DLE ETX. A reply may be a list: the next one each time the command comes; a reply
+(seconds, bytes) comes after that delay. After a
     reply ending in the "> " prompt it keeps the payload up to Ctrl-Z and answers with the
     script's entry for b"\x1a"."""
 
@@ -87,7 +89,10 @@ class ScriptedModem:
     def _reply(self, line: bytes) -> bytes:
         reply = self.script.get(line, b"\r\nERROR\r\n")
         if isinstance(reply, list):
-            return reply.pop(0) if len(reply) > 1 else reply[0]
+            reply = reply.pop(0) if len(reply) > 1 else reply[0]
+        if isinstance(reply, tuple):  # (seconds, bytes): a modem that takes its time
+            time.sleep(reply[0])
+            reply = reply[1]
         return reply
 
     def close(self) -> None:

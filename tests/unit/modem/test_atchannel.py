@@ -68,6 +68,8 @@ def modem_and_channel():
         "AT+CMGS=23": b"\r\n> ",
         "AT+SLOW": b"",
         "AT+MIXED": b"\r\nRING\r\n\r\n+CLIP: \"+79161234567\",145,\"\",0,\"\",0\r\n\r\nOK\r\n",
+        "AT+CLCC": b"\r\nNO CARRIER\r\n\r\nOK\r\n",  # the call ended while we asked
+        "ATD89161234567;": b"\r\nBUSY\r\n",
     })
     urcs: list[str] = []
     closed: list[str] = []
@@ -104,6 +106,14 @@ def test_urcs_in_the_middle_of_a_command_go_to_the_handler(modem_and_channel) ->
     while len(urcs) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert urcs[-1] == "RING"
+
+
+def test_a_call_ending_during_another_command_is_unsolicited(modem_and_channel) -> None:
+    modem, channel, urcs, _ = modem_and_channel
+    assert channel.command("AT+CLCC").ok  # not failed by the NO CARRIER
+    assert urcs == ["NO CARRIER"]
+    with pytest.raises(AtError, match="BUSY"):  # but it is the result of a dial
+        channel.command("ATD89161234567;")
 
 
 def test_sms_prompt_and_payload(modem_and_channel) -> None:

@@ -5,6 +5,7 @@ DTMF, hang-up, SMS PDU with Cyrillic). The expected bytes are written out from t
 manuals (reference section 3), not derived from the dialect tables."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import pytest
@@ -70,7 +71,7 @@ def script(dialect: str) -> dict:
         b"AT+CREG?": r(facts.creg_reply, "OK"),
         b"ATA": facts.answer_reply,
         b"AT+CLCC": r('+CLCC: 1,0,0,0,0,"89161234567",129', "OK"),
-        b"ATD89161234567;": OK,
+        b"ATD89161234567;": (0.3, OK),  # ATD takes its time
         b"AT+CMGS=26": b"\r\n> ",
         b"\x1a": r("+CMGS: 7", "OK"),
         b"AT+CMGR=3": r("+CMGR: 0,,31", DELIVER, "OK"),
@@ -179,3 +180,17 @@ def test_sim800_reports_keys_itself() -> None:
         assert [rig.wait(Dtmf).digit, rig.wait(Dtmf).digit] == ["7", "#"]
     finally:
         rig.close()
+
+
+def test_hanging_up_while_atd_runs_still_hangs_up(rig: Rig) -> None:
+    """The extension gives up at once: the hang-up waits for ATD's OK, then ends the call
+    (a modem left dialling would connect a paid call to nobody)."""
+    rig.wait(NetworkRegistration)
+    dialer = threading.Thread(target=rig.line.dial, args=("89161234567",))
+    dialer.start()
+    rig.until(lambda: b"ATD89161234567;" in rig.modem.commands, timeout=2)
+    rig.line.hangup()  # before the modem's OK
+    dialer.join(5)
+    sent = [c.decode() for c in rig.modem.commands if c not in (b"AT", b"AT+CLCC")]
+    assert FACTS[rig.dialect].hangup[0] in sent[sent.index("ATD89161234567;") + 1:], sent
+    assert rig.line.state == "idle"
