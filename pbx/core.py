@@ -35,6 +35,11 @@ class Timer:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.fn = _nothing  # drop the closure: it often holds the call that holds this timer
+
+
+def _nothing() -> None:
+    return None
 
 
 class Core:

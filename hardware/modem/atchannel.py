@@ -33,6 +33,7 @@ CALL_COMMANDS = ("ATD", "ATA", "AT+VLS", "AT+VTR")
 ERROR_PREFIX = ("+CME ERROR:", "+CMS ERROR:")
 MAX_LINE = 4096
 CTRL_Z = b"\x1a"
+ESC = b"\x1b"  # cancels text entry after AT+CMGS
 StreamHandler = Callable[[bytes, list[str]], None]  # (audio bytes, DLE events) from the reader thread
 
 
@@ -145,6 +146,7 @@ class AtChannel:
                 self._write(command.encode("latin-1") + b"\r")
                 if payload is not None:
                     if not pending.prompt.wait(timeout):
+                        self._write(ESC)  # a late prompt would take every next command as text
                         raise AtTimeout(command, "no > prompt")
                     self._write(payload + CTRL_Z)
                 if not pending.done.wait(timeout):

@@ -39,6 +39,7 @@ from hardware.modem.pdu import Joiner, decode_deliver, encode_submit
 from hardware.modem.voice import VoiceStream
 
 log = logging.getLogger(__name__)
+BOOT_GRACE = 30.0  # s after opening the port in which late boot banners are no reset
 __all__ = ["FRAME_BYTES", "AudioPort", "ModemLine"]
 STREAM_SILENCE = 2.0  # s without a byte from a modem that should stream 8000 B/s: frozen
 
@@ -65,6 +66,7 @@ class ModemLine:
         self._dtmf_rx: DtmfDetector | None = None
         self._stop = threading.Event()
         self._reset_seen = threading.Event()
+        self._opened_at = 0.0
         self._joiner = Joiner()
         self._sms_ref = 0
         self._thread = threading.Thread(target=self._supervise, name=f"line-{name}", daemon=True)
@@ -106,7 +108,10 @@ class ModemLine:
             port.write(self.dialect.stream_end + b"\r")
             self._stop.wait(0.2)
             port.reset_input_buffer()
+        else:
+            port.write(b"\x1b")  # ESC: ends an SMS text entry a crash or a timeout left open
         self._reset_seen.clear()
+        self._opened_at = time.monotonic()
         self.channel = AtChannel(port, self._urc, is_urc=self.dialect.is_urc,
                                  on_closed=lambda reason: None, on_stream_end=self._stream_ended).start()
         for command in ("AT", "ATE0", *self.dialect.init):
@@ -380,8 +385,10 @@ class ModemLine:
         self._handle(self.dialect.parse(self.name, text), text)
 
     def _handle(self, event: ModemEvent, text: str = "") -> None:
-        if isinstance(event, Unsolicited) and event.extra.get("reset"):
-            if self.state != "down":
+        reset = event.extra.get("reset") if isinstance(event, Unsolicited) else None
+        if reset:
+            settled = time.monotonic() - self._opened_at > BOOT_GRACE
+            if self.state != "down" and (reset == "now" or settled):
                 self._reset_seen.set()
             return
         if isinstance(event, Unsolicited) and text.startswith("+CMTI:"):

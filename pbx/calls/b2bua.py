@@ -295,17 +295,18 @@ class B2bua:
         if call.callee == "*":  # a line call rang everyone: this is who took it
             call.callee = leg.ext
         call.state = CallState.ANSWERED
-        call.answer = self.clock()
-        self.stats["answered_total"] += 1
         if call.timer:
             call.timer.cancel()
         for other in call.b_legs:
             if other is not leg:
                 other.end()
         if call.origin is not None:
-            # Answering the line talks to a serial port: off the core thread.
+            # Answering the line talks to a serial port: off the core thread. The call
+            # counts as answered once the modem has answered too.
             call.origin.answer(lambda ok: self.core.submit(self._origin_answered, call, ok))
             return
+        call.answer = self.clock()
+        self.stats["answered_total"] += 1
         if call.a is None:
             return self._leg_gone(call, leg)  # the caller gave up at that very moment
         call.a.respond(200)
@@ -320,6 +321,8 @@ class B2bua:
             for b in call.b_legs:
                 b.end()
             return self._finish(call)
+        call.answer = self.clock()
+        self.stats["answered_total"] += 1
         call.origin.open_port()
         self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee)
         if call.winner is not None:
@@ -386,10 +389,12 @@ class B2bua:
             return
         if call.origin is not None:
             call.origin.hangup()  # no-op when the line already ended the call
+            call.origin.close_port()
         call.state = CallState.ENDED
         call.end = self.clock()
         if call.timer:
             call.timer.cancel()
+            call.timer = None
         self.calls.pop(call.id, None)
         # Let the remaining legs' streams close first, so their RTP counters are in.
         self._unrecorded.append(call)

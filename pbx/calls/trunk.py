@@ -93,6 +93,12 @@ class TrunkOrigin:
         self.port = ModemAudioPort(self.line.write_audio)
         self.port.open(f"line-{self.line_name}")
 
+    def close_port(self) -> None:
+        """Core thread: take the port out of the conference bridge now (pjsua2 objects are
+        destroyed on the core thread, never by a garbage collection elsewhere)."""
+        port, self.port = self.port, None
+        del port
+
     def push_audio(self, frame: bytes) -> None:
         port = self.port
         if port is not None:

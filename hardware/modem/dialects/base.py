@@ -16,8 +16,12 @@ from hardware.modem.events import (
     UssdResponse,
 )
 
-# Boot banners: seeing one mid-life means the module reset and needs its init again.
-RESET_URCS = ("RDY", "+CPIN: READY", "SMS DONE", "PB DONE", "^BOOT", "START", "+QIND: PB DONE")
+# Boot banners: seeing one mid-life means the module reset and needs its init again. RDY
+# (SIMCom, Quectel) and START come first; the others follow seconds later, also after an
+# init done right at power-up, so they count only once the line has been up a while.
+# (Huawei's ^BOOT is a periodic heartbeat, not a boot.)
+RESET_URCS = ("RDY", "START")
+LATE_BOOT_URCS = ("+CPIN: READY", "SMS DONE", "PB DONE", "+QIND: PB DONE", "Call Ready", "SMS Ready")
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,8 @@ class Dialect:
 
     def is_urc(self, text: str) -> bool:
         prefixes = ("RING", "+CLIP:", "+CMTI:", "+CMT:", "+CUSD:", "+CREG:", "+DTMF:", "MISSED_CALL",
-                    *self.connected_urcs, *self.ended_urcs, *self.extra_urcs, *RESET_URCS)
+                    *self.connected_urcs, *self.ended_urcs, *self.extra_urcs, *RESET_URCS,
+                    *LATE_BOOT_URCS, "^BOOT")
         return text.startswith(prefixes)
 
     def parse(self, line: str, text: str) -> ModemEvent:
@@ -68,8 +73,10 @@ class Dialect:
             return NetworkRegistration(line, int(m.group(1)))
         if text.startswith("MISSED_CALL"):  # SIMCom: the caller gave up before the answer
             return CallEnded(line, "caller gave up")
-        if text.startswith(RESET_URCS):
-            return Unsolicited(line, text, {"reset": "1"})
+        if text in RESET_URCS:
+            return Unsolicited(line, text, {"reset": "now"})
+        if text.startswith(LATE_BOOT_URCS):
+            return Unsolicited(line, text, {"reset": "late"})
         return Unsolicited(line, text)
 
 

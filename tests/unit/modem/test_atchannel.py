@@ -45,7 +45,8 @@ class FakeModem:
             while b"\r" in buffer:
                 line, buffer = buffer.split(b"\r", 1)
                 self.received.append(line)
-                reply = self.script.get(line.decode(errors="replace"))
+                command = line[max(0, line.find(b"AT")):]  # modems skip what comes before "AT"
+                reply = self.script.get(command.decode(errors="replace"))
                 if reply is not None:
                     os.write(self.master, reply)
 
@@ -66,6 +67,7 @@ def modem_and_channel():
         "AT+CLIP?": b"\r\n+CLIP: 1,1\r\n\r\nOK\r\n",
         "AT+CPIN?": b"\r\n+CME ERROR: 10\r\n",
         "AT+CMGS=23": b"\r\n> ",
+        "AT+CMGS=99": b"",  # no prompt
         "AT+SLOW": b"",
         "AT+MIXED": b"\r\nRING\r\n\r\n+CLIP: \"+79161234567\",145,\"\",0,\"\",0\r\n\r\nOK\r\n",
         "AT+CLCC": b"\r\nNO CARRIER\r\n\r\nOK\r\n",  # the call ended while we asked
@@ -129,6 +131,14 @@ def test_sms_prompt_and_payload(modem_and_channel) -> None:
     threading.Thread(target=answer_after_payload, daemon=True).start()
     response = channel.command("AT+CMGS=23", payload=b"0011000B919761214365F7", timeout=3)
     assert response.ok and response.value("+CMGS:") == "7"
+
+
+def test_a_missing_sms_prompt_cancels_the_text_entry(modem_and_channel) -> None:
+    modem, channel, _, _ = modem_and_channel
+    with pytest.raises(AtTimeout, match="prompt"):
+        channel.command("AT+CMGS=99", payload=b"00", timeout=0.3)
+    assert channel.command("AT").ok
+    assert modem.received[-1] == b"\x1bAT", modem.received  # ESC went out before the next command
 
 
 def test_garbage_is_dropped_and_counted(modem_and_channel) -> None:

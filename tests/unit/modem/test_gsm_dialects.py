@@ -98,7 +98,7 @@ def test_init_sequence_and_network_poll(rig: Rig) -> None:
     facts = FACTS[rig.dialect]
     rig.until(lambda: len(rig.modem.commands) >= 2 + len(facts.init) + len(POLL))
     assert [c.decode() for c in rig.modem.commands] == ["AT", "ATE0", *facts.init, *POLL]
-    assert rig.modem.raw.startswith(b"AT\rATE0\r")
+    assert rig.modem.raw.startswith(b"\x1bAT\rATE0\r")  # ESC first: no SMS text entry left open
     assert rig.wait(SignalQuality).dbm == -71
     registration = rig.wait(NetworkRegistration)
     assert registration.registered and registration.operator == "MegaFon"
