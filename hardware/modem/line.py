@@ -244,8 +244,15 @@ class ModemLine:
         return len(parts)
 
     def ussd(self, code: str) -> None:
-        """Ask the network (balance: *100#); the answer comes as a UssdResponse event."""
-        self._command(f'AT+CUSD=1,"{code}",15', timeout=10)
+        """Ask the network (balance: *100#); the answer comes as a UssdResponse event (some
+        modems put it before the OK, inside the command's response)."""
+        response = self._command(f'AT+CUSD=1,"{code}",15', timeout=10)
+        for text in response.lines:
+            if text.startswith("+CUSD:"):
+                self._handle(self.dialect.parse(self.name, text), text)
+
+    def ussd_cancel(self) -> None:
+        self._command("AT+CUSD=2")
 
     def _read_sms(self, index: int) -> None:
         try:
@@ -406,9 +413,21 @@ class ModemLine:
         elif isinstance(event, CallEnded):
             if self.state not in ("ringing", "dialing", "active"):
                 return  # e.g. the NO CARRIER after VOICE CALL: END, or after our own hang-up
+            if event.reason == "caller gave up" and self.state != "ringing":
+                return  # MISSED_CALL of a second caller, not the end of this call
+            was_active = self.state == "active"
             self.state = "idle"
             self._close_audio()
+            if was_active and self.dialect.audio_off:  # e.g. AT+CPCMREG=0, off the reader thread
+                threading.Thread(target=self._audio_off, name=f"audio-off-{self.name}", daemon=True).start()
         self._emit(event)
+
+    def _audio_off(self) -> None:
+        try:
+            for command in self.dialect.audio_off:
+                self._command(command)
+        except AtError as exc:
+            log.warning("line %s: %s", self.name, exc)
 
     def _emit(self, event: ModemEvent) -> None:
         try:

@@ -129,6 +129,7 @@ class TrunkCalls:
         self.trunks: dict[str, Trunk] = {}
         self.calls: dict[str, BridgedCall] = {}
         self._ussd_waiters: dict[str, Future] = {}
+        self._ussd_lock = threading.Lock()
 
     # ---- lines come and go with the configuration (core thread) -------------------------
     def add_line(self, line: ModemLine, trunk: Trunk) -> None:
@@ -168,17 +169,24 @@ class TrunkCalls:
         line, config = self.lines.get(trunk), self.trunks.get(trunk)
         if line is None or config is None or config.type != "gsm":
             raise NotFound(f"no GSM trunk named {trunk}")
-        waiter: Future = Future()
-        self._ussd_waiters[trunk] = waiter
-        try:
-            line.ussd(code)
-            return waiter.result(timeout)
-        except FutureTimeout:
-            raise LineUnavailable(f"line {trunk}: no answer to {code} within {timeout:.0f} s") from None
-        except Exception as exc:
-            raise LineUnavailable(f"line {trunk}: {exc}") from None
-        finally:
-            self._ussd_waiters.pop(trunk, None)
+        with self._ussd_lock:  # one USSD session at a time: the network keeps one per SIM
+            waiter: Future = Future()
+            self._ussd_waiters[trunk] = waiter
+            try:
+                line.ussd(code)
+                answer: UssdResponse = waiter.result(timeout)
+            except FutureTimeout:
+                raise LineUnavailable(f"line {trunk}: no answer to {code} within {timeout:.0f} s") from None
+            except Exception as exc:
+                raise LineUnavailable(f"line {trunk}: {exc}") from None
+            finally:
+                self._ussd_waiters.pop(trunk, None)
+            if answer.status == 1:  # the network waits for a reply we will not give: close it
+                try:
+                    line.ussd_cancel()
+                except Exception as exc:
+                    log.warning("line %s: closing the USSD session: %s", trunk, exc)
+            return answer
 
     def snapshot(self) -> dict[str, dict]:
         """Each line's live state for the API, the dashboard and `pbx trunk list`."""

@@ -67,8 +67,8 @@ class Dialect:
             return CallEnded(line, _end_reason(text))
         if m := re.match(r"^\+DTMF:\s*([0-9A-D*#])", text):
             return Dtmf(line, m.group(1))
-        if m := re.match(r'^\+CUSD:\s*(\d+)(?:\s*,\s*"([^"]*)")?', text):
-            return UssdResponse(line, m.group(2) or "", int(m.group(1)))
+        if m := re.match(r'^\+CUSD:\s*(\d+)(?:\s*,\s*"([^"]*)"(?:\s*,\s*(\d+))?)?', text):
+            return UssdResponse(line, ussd_text(m.group(2) or "", int(m.group(3) or 15)), int(m.group(1)))
         if m := re.match(r"^\+CREG:\s*(\d+)", text):  # the URC: <stat>[,<lac>,<ci>[,<AcT>]]
             return NetworkRegistration(line, int(m.group(1)))
         if text.startswith("MISSED_CALL"):  # SIMCom: the caller gave up before the answer
@@ -78,6 +78,15 @@ class Dialect:
         if text.startswith(LATE_BOOT_URCS):
             return Unsolicited(line, text, {"reset": "late"})
         return Unsolicited(line, text)
+
+
+def ussd_text(text: str, dcs: int) -> str:
+    """+CUSD text by its data coding scheme (3GPP 23.038): UCS2 (Russian operators' answers)
+    comes as hex of UTF-16-BE; GSM 7-bit arrives as text in the modem's character set."""
+    ucs2 = dcs == 0x48 or (dcs & 0xF0 in (0x40, 0x50) and dcs & 0x0C == 0x08) or dcs == 0x11
+    if ucs2 and re.fullmatch(r"(?:[0-9A-Fa-f]{4})+", text):
+        return bytes.fromhex(text).decode("utf-16-be", errors="replace")
+    return text
 
 
 def _end_reason(text: str) -> str:

@@ -41,7 +41,7 @@ class Facts:
     remote_end: bytes
 
 
-COMMON = ["AT+CMEE=1", "AT+CLIP=1", "AT+CMGF=0", "AT+CNMI=2,1,0,0,0", "AT+CREG=1"]
+COMMON = ["AT+CMEE=1", "AT+CLIP=1", "AT+CMGF=0", "AT+CNMI=2,1,0,0,0", "AT+CREG=1", "AT+CCWA=0,0,1"]
 FACTS = {
     "sim800": Facts(COMMON + ["AT+DDET=1,1000,0"], "+CREG: 1,1", '+CLIP: "+79161234567",145,"",0,"",0',
                     OK, [], 'AT+VTS="5"', ["ATH"], r("NO CARRIER")),
@@ -51,7 +51,7 @@ FACTS = {
     "ec25": Facts(COMMON + ["AT+QPCMV=0", "AT+QPCMV=1,0"], "+CREG: 1,5", '+CLIP: "+79161234567",145,"",0,"",0',
                   OK, [], "AT+VTS=5", ["AT+CHUP"], r("NO CARRIER")),
     "huawei": Facts(["AT+CMEE=0", "AT^CVOICE?", "AT+CLIP=1", "AT+CMGF=0", "AT+CNMI=2,1,0,2,0", "AT+CREG=2",
-                     "AT+CSSN=1,1"], '+CREG: 2,1,"1A2B","00C3F1"', '+CLIP: "+79161234567",145,,,,0',
+                     "AT+CSSN=1,1", "AT+CCWA=0,0,1"], '+CREG: 2,1,"1A2B","00C3F1"', '+CLIP: "+79161234567",145,,,,0',
                     r("OK", "^CONN:1,0"), ["AT^DDSETEX=2"], "AT^DTMF=1,5", ["AT+CHUP"], r("^CEND:1,12,104,16")),
 }
 POLL = ["AT+CSQ", "AT+COPS?", "AT+CREG?"]
@@ -128,9 +128,11 @@ def test_the_far_end_hanging_up_is_one_call_end(rig: Rig) -> None:
     rig.wait(CallerId)
     rig.line.answer()
     rig.wait(CallConnected)
+    mark = len(rig.modem.commands)
     rig.modem.send(facts.remote_end)
     rig.wait(CallEnded)
     assert rig.collect(0.3) == [] and rig.line.state == "idle"
+    assert sent_since(rig, mark) == facts.hangup[1:]  # audio off (SIM7600: AT+CPCMREG=0), no hang-up
 
 
 def test_registration_urcs_with_and_without_location() -> None:
@@ -141,6 +143,20 @@ def test_registration_urcs_with_and_without_location() -> None:
     assert huawei.parse("gsm1", "+CREG: 2") == NetworkRegistration("gsm1", 2)
     assert get_dialect("sim7600").parse("gsm1", "MISSED_CALL: 10:25AM 89161234567") == CallEnded(
         "gsm1", "caller gave up")
+
+
+def test_a_second_caller_giving_up_does_not_end_the_call() -> None:
+    rig = Rig("sim800", script("sim800"), name="gsm1")
+    try:
+        rig.wait(NetworkRegistration)
+        rig.modem.send(r("RING", FACTS["sim800"].clip))
+        rig.wait(CallerId)
+        rig.line.answer()
+        rig.wait(CallConnected)
+        rig.modem.send(r("MISSED_CALL: 10:25AM 89031234567"))
+        assert rig.collect(0.3) == [] and rig.line.state == "active"
+    finally:
+        rig.close()
 
 
 def test_withheld_caller(rig: Rig) -> None:
@@ -194,3 +210,15 @@ def test_hanging_up_while_atd_runs_still_hangs_up(rig: Rig) -> None:
     sent = [c.decode() for c in rig.modem.commands if c not in (b"AT", b"AT+CLCC")]
     assert FACTS[rig.dialect].hangup[0] in sent[sent.index("ATD89161234567;") + 1:], sent
     assert rig.line.state == "idle"
+
+
+def test_ussd_answers_in_ucs2_and_gsm_text() -> None:
+    from hardware.modem.dialects import get_dialect
+
+    sim7600 = get_dialect("sim7600")
+    # "Баланс: 100 р." as a Russian operator sends it (DCS 72: UCS2)
+    ucs2 = "Баланс: 100 р.".encode("utf-16-be").hex().upper()
+    assert sim7600.parse("gsm1", f'+CUSD: 0,"{ucs2}",72').text == "Баланс: 100 р."
+    assert sim7600.parse("gsm1", '+CUSD: 0,"Balance: 100.00 RUB",15').text == "Balance: 100.00 RUB"
+    assert sim7600.parse("gsm1", '+CUSD: 1,"0031",15').text == "0031"  # 7-bit text that looks like hex
+    assert sim7600.parse("gsm1", "+CUSD: 2").status == 2
