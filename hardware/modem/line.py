@@ -63,6 +63,7 @@ class ModemLine:
         self._ops = threading.RLock()  # answer, dial, hang-up: one at a time
         self._rings = V253Rings(name) if self.dialect.cid_block else None
         self._last_ring = 0.0
+        self._declined = False  # analog: we hung up on a ringing call that still rings
         self._dtmf_rx: DtmfDetector | None = None
         self._stop = threading.Event()
         self._reset_seen = threading.Event()
@@ -213,6 +214,7 @@ class ModemLine:
             was = self.state
             if was in ("idle", "down") and self.voice is None:
                 return
+            self._declined = was == "ringing" and self._rings is not None
             self.state = "idle"
             self._close_audio()
             if self.dialect.stream_command:
@@ -383,6 +385,13 @@ class ModemLine:
     def _urc(self, text: str) -> None:
         if self._rings is not None:  # V.253: RING / caller-ID block lines
             if text.strip() == "RING" and self.state == "idle":
+                now = time.monotonic()
+                if self._declined and now - self._last_ring < (self.dialect.ring_timeout or 0):
+                    # a call we hung up on while it rang: on-hook does not stop an analog
+                    # line ringing, so these rings are still that caller, not a new call
+                    self._last_ring = now
+                    return
+                self._declined = False
                 self._rings.reset()
             events, used = self._rings.feed(text)
             for event in events:

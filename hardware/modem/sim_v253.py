@@ -83,9 +83,11 @@ class SimVoice:
                 f"NAME = {'P' if withheld else self.sim.caller_name or 'O'}"]
 
     def hang_up(self) -> None:
+        was_off_hook = self.off_hook
         self.off_hook = self.streaming = self.rx_on = False
         self.busy_at = None
-        self.sim.state = "idle"
+        if self.sim.state != "ringing" or was_off_hook:
+            self.sim.state = "idle"  # on-hook without answering: the exchange rings on
 
     # ---- what the far end does ------------------------------------------------------------
     def far_end_hangup(self) -> None:

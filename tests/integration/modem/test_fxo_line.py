@@ -94,6 +94,21 @@ def test_withheld_caller_and_hangup_by_the_pbx(fxo: SimHarness) -> None:
     assert h.wait(CallerId).number == "4957654321"
 
 
+def test_a_call_the_pbx_declines_still_rings_and_is_not_offered_again(fxo: SimHarness) -> None:
+    """On-hook does not stop an analog line ringing: the rings that follow are the same
+    caller (no caller-ID block any more), not a new anonymous call every two rings."""
+    h = fxo
+    h.sim.incoming_call("4951234567")
+    assert h.wait(CallerId).number == "4951234567"
+    h.line.hangup()  # no one to take it
+    seen = h.collect(4.0)  # at least one more RING from the exchange
+    assert h.sim.state == "ringing" and not any(isinstance(e, (Ring, CallerId)) for e in seen), seen
+    h.sim.remote_hangup()  # the caller gives up; the rings stop
+    time.sleep(8.5)  # longer than a ring cycle: the line is free again
+    h.sim.incoming_call("4957654321")
+    assert h.wait(CallerId).number == "4957654321"
+
+
 def test_outbound_call_dle_busy_and_failures() -> None:
     h = SimHarness("usr5637", "fxo1", busy_dle=True)
     try:
