@@ -23,9 +23,12 @@ def simulator(line: str):  # type: ignore[no-untyped-def]
 
 def _say_tone(sim, body: dict) -> None:  # type: ignore[no-untyped-def]
     """The far end 'speaks' a steady tone (tone_hz, seconds), for audio checks."""
-    tone = float(body.get("tone_hz", 0))
+    try:
+        tone, seconds = float(body.get("tone_hz") or 0), min(float(body.get("seconds", 30)), 600.0)
+    except (TypeError, ValueError):
+        raise ValidationError("tone_hz and seconds must be numbers") from None
     if tone:
-        t = np.arange(8000 * int(body.get("seconds", 30))) / 8000
+        t = np.arange(int(8000 * seconds)) / 8000
         sim.inject_audio((6000 * np.sin(2 * np.pi * tone * t)).astype(np.int16))
 
 

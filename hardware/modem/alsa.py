@@ -5,6 +5,7 @@ audio port `alsa:DEVICE`, e.g. `alsa:plughw:CARD=Device,DEV=0`."""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import threading
 from typing import Callable
@@ -28,16 +29,16 @@ class AlsaAudioPort:
         self.capture = subprocess.Popen(["arecord", *fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.playback = subprocess.Popen(["aplay", *fmt], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         self._running = True
+        assert self.playback.stdin is not None
+        self._out = self.playback.stdin.fileno()
+        os.set_blocking(self._out, False)  # write() runs on pjmedia's clock thread: never wait
         threading.Thread(target=self._read, name=f"alsa-{device}", daemon=True).start()
 
     def write(self, frame: bytes) -> None:
-        stdin = self.playback.stdin
         try:
-            if stdin is not None:
-                stdin.write(frame)
-                stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            pass  # a sound card pulled out mid-call: the AT side goes on, the call is silent
+            os.write(self._out, frame)
+        except OSError:
+            pass  # full (aplay stalled) or gone (card pulled out): this frame is dropped
 
     def _read(self) -> None:
         stdout = self.capture.stdout

@@ -14,7 +14,9 @@ class AudioPort:
     """The modem's PCM port: 20 ms frames of 8 kHz 16-bit mono in and out."""
 
     def __init__(self, url: str, on_frame: Callable[[bytes], None]) -> None:
-        self.serial = serial.serial_for_url(url, baudrate=115200, timeout=0.05)
+        # write_timeout: write() runs on pjmedia's clock thread, which must never wait on a
+        # modem that stopped draining (the frame is dropped instead)
+        self.serial = serial.serial_for_url(url, baudrate=115200, timeout=0.05, write_timeout=0.02)
         self.on_frame = on_frame
         self._running = True
         threading.Thread(target=self._read, name="modem-audio", daemon=True).start()

@@ -18,7 +18,7 @@ import serial
 
 from hardware.dsp.dtmf import DtmfDetector
 from hardware.modem.alsa import AlsaAudioPort, is_alsa
-from hardware.modem.atchannel import AtChannel, AtError
+from hardware.modem.atchannel import AtChannel, AtError, AtTimeout
 from hardware.modem.audioport import FRAME_BYTES, AudioPort
 from hardware.modem.callerid import V253Rings
 from hardware.modem.dialects import Dialect, get_dialect
@@ -64,6 +64,7 @@ class ModemLine:
         self._rings = V253Rings(name) if self.dialect.cid_block else None
         self._last_ring = 0.0
         self._declined = False  # analog: we hung up on a ringing call that still rings
+        self._sms_lock = threading.Lock()
         self._dtmf_rx: DtmfDetector | None = None
         self._stop = threading.Event()
         self._reset_seen = threading.Event()
@@ -120,7 +121,8 @@ class ModemLine:
         self.state = "idle"
         self._emit(ModemUp(self.name, self.dialect.name))
         if self.dialect.network:
-            self._poll_network()
+            self._read_stored_sms()
+            self._poll_network()  # its NetworkRegistration is the last event of the start-up
 
     def _watch(self) -> str:
         """Until the port goes, the modem freezes or resets: keep-alives and polls."""
@@ -257,14 +259,41 @@ class ModemLine:
         self._command("AT+CUSD=2")
 
     def _read_sms(self, index: int) -> None:
-        try:
-            response = self._command(f"AT+CMGR={index}")
+        with self._sms_lock:  # not while the start-up sweep reads the same message
+            try:
+                response = self._command(f"AT+CMGR={index}")
+            except AtError as exc:
+                log.warning("line %s: SMS %s unreadable: %s", self.name, index, exc)
+                return
             pdu = next((line for line in response.lines if not line.startswith("+CMGR:")), "")
+            self._take_sms(index, pdu)
+
+    def _read_stored_sms(self) -> None:
+        """Messages that came while the line was down (their +CMTI went nowhere): all of
+        them, read and deleted, so the SIM never fills up and stops taking messages."""
+        with self._sms_lock:
+            try:
+                lines = self._command("AT+CMGL=4", timeout=10).lines
+            except AtTimeout:
+                raise  # a modem that does not answer is down
+            except AtError as exc:
+                log.warning("line %s: stored SMS not listed: %s", self.name, exc)
+                return
+            for header, pdu in zip(lines, lines[1:], strict=False):
+                if header.startswith("+CMGL:") and not pdu.startswith("+CMGL:"):
+                    self._take_sms(int(header[6:].split(",")[0]), pdu)
+
+    def _take_sms(self, index: int, pdu: str) -> None:
+        """Decode one stored message and delete it, readable or not (a bad one is logged)."""
+        message = None
+        try:
             message = self._joiner.add(decode_deliver(pdu))
+        except (ValueError, IndexError) as exc:
+            log.warning("line %s: SMS %s undecodable (%s): %s", self.name, index, exc, pdu)
+        try:
             self._command(f"AT+CMGD={index}")
-        except (AtError, ValueError, IndexError) as exc:
-            log.warning("line %s: SMS %s unreadable: %s", self.name, index, exc)
-            return
+        except AtError as exc:
+            log.warning("line %s: SMS %s not deleted: %s", self.name, index, exc)
         if message is not None:
             self._emit(SmsReceived(self.name, message.sender, message.text, message.timestamp,
                                    message.total))

@@ -311,6 +311,9 @@ class SimModem:
             self._awaiting_pdu = True
             self._write(b"\r\n> ")
             return []
+        if up == "AT+CMGL=4":
+            listed = [[f"+CMGL: {i},0,,{len(pdu) // 2 - 1}", pdu] for i, pdu in sorted(self._inbox.items())]
+            return [line for pair in listed for line in pair] + ["OK"]
         if up.startswith("AT+CMGR="):
             pdu = self._inbox.get(int(up.split("=")[1] or 0))
             if pdu is None:

@@ -5,7 +5,9 @@ from hardware.modem.dialects.base import Dialect
 
 # AT+CCWA=0,0,1: no call waiting. A line carries one call; a second caller hears busy from
 # the network at once instead of ringing unheard (and its URCs cannot end the first call).
-COMMON = ("AT+CMEE=1", "AT+CLIP=1", "AT+CMGF=0", "AT+CNMI=2,1,0,0,0", "AT+CREG=1", "AT+CCWA=0,0,1")
+# AT+CPMS: every message on the SIM, so +CMTI indexes and AT+CMGL=4 speak of one storage.
+COMMON = ("AT+CMEE=1", "AT+CLIP=1", "AT+CMGF=0", 'AT+CPMS="SM","SM","SM"', "AT+CNMI=2,1,0,0,0", "AT+CREG=1",
+          "AT+CCWA=0,0,1")
 
 # SIM800: voice is analog (MIC/SPK pins), so no PCM here; DTMF from the module (+DTMF:).
 SIM800 = Dialect(
@@ -27,8 +29,8 @@ EC25 = Dialect(
 
 # Huawei E1550 class: ^CONN/^CEND call state, voice to the audio port after AT^DDSETEX=2.
 HUAWEI = Dialect(
-    name="huawei", init=("AT+CMEE=0", "AT^CVOICE?", "AT+CLIP=1", "AT+CMGF=0", "AT+CNMI=2,1,0,2,0",
-                         "AT+CREG=2", "AT+CSSN=1,1", "AT+CCWA=0,0,1"),
+    name="huawei", init=("AT+CMEE=0", "AT^CVOICE?", "AT+CLIP=1", "AT+CMGF=0", 'AT+CPMS="SM","SM","SM"',
+                         "AT+CNMI=2,1,0,2,0", "AT+CREG=2", "AT+CSSN=1,1", "AT+CCWA=0,0,1"),
     audio_on=("AT^DDSETEX=2",), pcm=True, inband_dtmf=True, dtmf="AT^DTMF=1,{digit}",
     connected_urcs=("^CONN:",), ended_urcs=("^CEND:", "NO CARRIER", "BUSY", "NO ANSWER"),
     extra_urcs=("^ORIG:", "^CONF:", "^RSSI:", "^MODE:", "^SRVST:", "^SIMST:"))

@@ -137,5 +137,13 @@ def test_sms_both_ways_with_cyrillic_and_long_messages_and_ussd(dialect: str) ->
         assert len(h.sim.sent_sms) == 4 and "0B919761214365F7" in h.sim.sent_sms[0]
         h.line.ussd("*100#")
         assert "100.00" in h.wait(UssdResponse).text
+        # a message that comes while the modem is unplugged is read when it is back
+        h.sim.fault("unplug")
+        h.wait(ModemDown)
+        h.sim.incoming_sms("+79031234567", "Пока вас не было")
+        h.sim.fault("replug")
+        h.wait(ModemUp)
+        assert h.wait(SmsReceived).text == "Пока вас не было"
+        assert h.sim._inbox == {}  # deleted from the SIM
     finally:
         h.close()

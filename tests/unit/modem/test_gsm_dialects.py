@@ -41,7 +41,8 @@ class Facts:
     remote_end: bytes
 
 
-COMMON = ["AT+CMEE=1", "AT+CLIP=1", "AT+CMGF=0", "AT+CNMI=2,1,0,0,0", "AT+CREG=1", "AT+CCWA=0,0,1"]
+COMMON = ["AT+CMEE=1", "AT+CLIP=1", "AT+CMGF=0", 'AT+CPMS="SM","SM","SM"', "AT+CNMI=2,1,0,0,0", "AT+CREG=1",
+          "AT+CCWA=0,0,1"]
 FACTS = {
     "sim800": Facts(COMMON + ["AT+DDET=1,1000,0"], "+CREG: 1,1", '+CLIP: "+79161234567",145,"",0,"",0',
                     OK, [], 'AT+VTS="5"', ["ATH"], r("NO CARRIER")),
@@ -50,11 +51,12 @@ FACTS = {
                      r("VOICE CALL: END: 000012", "NO CARRIER")),
     "ec25": Facts(COMMON + ["AT+QPCMV=0", "AT+QPCMV=1,0"], "+CREG: 1,5", '+CLIP: "+79161234567",145,"",0,"",0',
                   OK, [], "AT+VTS=5", ["AT+CHUP"], r("NO CARRIER")),
-    "huawei": Facts(["AT+CMEE=0", "AT^CVOICE?", "AT+CLIP=1", "AT+CMGF=0", "AT+CNMI=2,1,0,2,0", "AT+CREG=2",
+    "huawei": Facts(["AT+CMEE=0", "AT^CVOICE?", "AT+CLIP=1", "AT+CMGF=0", 'AT+CPMS="SM","SM","SM"',
+                     "AT+CNMI=2,1,0,2,0", "AT+CREG=2",
                      "AT+CSSN=1,1", "AT+CCWA=0,0,1"], '+CREG: 2,1,"1A2B","00C3F1"', '+CLIP: "+79161234567",145,,,,0',
                     r("OK", "^CONN:1,0"), ["AT^DDSETEX=2"], "AT^DTMF=1,5", ["AT+CHUP"], r("^CEND:1,12,104,16")),
 }
-POLL = ["AT+CSQ", "AT+COPS?", "AT+CREG?"]
+POLL = ["AT+CMGL=4", "AT+CSQ", "AT+COPS?", "AT+CREG?"]  # stored messages, then the network
 # SMS-SUBMIT of "Привет" to +79161234567 (3GPP 23.040: UCS2, relative validity 4 days),
 # and the SMS-DELIVER a network hands over for the same text, through SMSC +79168999100
 SUBMIT = b"0011000B919761214365F70008AA0C041F04400438043204350442"
@@ -76,6 +78,7 @@ def script(dialect: str) -> dict:
         b"\x1a": r("+CMGS: 7", "OK"),
         b"AT+CMGR=3": r("+CMGR: 0,,31", DELIVER, "OK"),
         b"AT+CMGD=3": OK,
+        b"AT+CMGL=4": OK,  # no messages stored
     })
     for command in [*facts.after_answer, facts.dtmf_command, *facts.hangup]:
         out[command.encode()] = OK
@@ -94,11 +97,26 @@ def sent_since(rig: Rig, mark: int) -> list[str]:
     return [c.decode() for c in rig.modem.commands[mark:] if c not in (b"AT", b"AT+CLCC")]
 
 
-def test_init_sequence_and_network_poll(rig: Rig) -> None:
-    facts = FACTS[rig.dialect]
-    rig.until(lambda: len(rig.modem.commands) >= 2 + len(facts.init) + len(POLL))
-    assert [c.decode() for c in rig.modem.commands] == ["AT", "ATE0", *facts.init, *POLL]
+@pytest.mark.parametrize("dialect", list(FACTS))
+def test_init_sequence_network_poll_and_stored_messages(dialect: str) -> None:
+    facts = FACTS[dialect]
+    stored = {  # one message that came while the line was down, and one that cannot be decoded
+        b"AT+CMGL=4": r("+CMGL: 1,0,,31", DELIVER, "+CMGL: 2,0,,3", "00FFFF", "OK"),
+        b"AT+CMGD=1": OK, b"AT+CMGD=2": OK}
+    rig = Rig(dialect, {**script(dialect), **stored}, name="gsm1")
+    try:
+        check_init(rig, facts)
+    finally:
+        rig.close()
+
+
+def check_init(rig: Rig, facts: Facts) -> None:
+    rig.until(lambda: len(rig.modem.commands) >= 2 + len(facts.init) + len(POLL) + 2)
+    assert [c.decode() for c in rig.modem.commands] == [
+        "AT", "ATE0", *facts.init, "AT+CMGL=4", "AT+CMGD=1", "AT+CMGD=2", *POLL[1:]]
     assert rig.modem.raw.startswith(b"\x1bAT\rATE0\r")  # ESC first: no SMS text entry left open
+    stored = rig.wait(SmsReceived)  # read and deleted; the undecodable one deleted too
+    assert (stored.sender, stored.text) == ("+79161234567", "Привет")
     assert rig.wait(SignalQuality).dbm == -71
     registration = rig.wait(NetworkRegistration)
     assert registration.registered and registration.operator == "MegaFon"
