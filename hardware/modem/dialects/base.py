@@ -71,6 +71,8 @@ class Dialect:
             return UssdResponse(line, ussd_text(m.group(2) or "", int(m.group(3) or 15)), int(m.group(1)))
         if m := re.match(r"^\+CREG:\s*(\d+)", text):  # the URC: <stat>[,<lac>,<ci>[,<AcT>]]
             return NetworkRegistration(line, int(m.group(1)))
+        if m := re.match(r"^\^DSCI:\s*\d+\s*,\s*\d+\s*,\s*6\b", text):  # SIMCom call state 6: ended
+            return CallEnded(line, "remote hangup")
         if text.startswith("MISSED_CALL"):  # SIMCom: the caller gave up before the answer
             return CallEnded(line, "caller gave up")
         if text in RESET_URCS:

@@ -161,6 +161,10 @@ def test_registration_urcs_with_and_without_location() -> None:
     assert huawei.parse("gsm1", "+CREG: 2") == NetworkRegistration("gsm1", 2)
     assert get_dialect("sim7600").parse("gsm1", "MISSED_CALL: 10:25AM 89161234567") == CallEnded(
         "gsm1", "caller gave up")
+    # ^DSCI: id,dir,stat,type,number,toa; stat 6 is the end of the call (reference 3.2)
+    assert get_dialect("sim7600").parse("gsm1", "^DSCI: 3,0,6,0,89161234567,129") == CallEnded(
+        "gsm1", "remote hangup")
+    assert get_dialect("sim7600").parse("gsm1", "^DSCI: 4,1,3,0,+79161234567,145").text.startswith("^DSCI")
 
 
 def test_a_second_caller_giving_up_does_not_end_the_call() -> None:
