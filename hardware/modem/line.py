@@ -104,14 +104,18 @@ class ModemLine:
 
     def _open(self) -> None:
         port = serial.serial_for_url(self.port_url, baudrate=115200, timeout=0.05)
-        if self.dialect.stream_end:
-            # A voice modem still in its audio stream (frozen mid-call, or we restarted) takes
-            # commands for audio: end the stream first, and drop its DLE ETX / OK (or ERROR).
-            port.write(self.dialect.stream_end + b"\r")
-            self._stop.wait(0.2)
-            port.reset_input_buffer()
-        else:
-            port.write(b"\x1b")  # ESC: ends an SMS text entry a crash or a timeout left open
+        try:
+            if self.dialect.stream_end:
+                # A voice modem still in its audio stream (frozen mid-call, or we restarted) takes
+                # commands for audio: end the stream first, and drop its DLE ETX / OK (or ERROR).
+                port.write(self.dialect.stream_end + b"\r")
+                self._stop.wait(0.2)
+                port.reset_input_buffer()
+            else:
+                port.write(b"\x1b")  # ESC: ends an SMS text entry a crash or a timeout left open
+        except Exception:
+            port.close()  # a port failing at once is retried with backoff: do not leak it
+            raise
         self._reset_seen.clear()
         self._opened_at = time.monotonic()
         self.channel = AtChannel(port, self._urc, is_urc=self.dialect.is_urc,
