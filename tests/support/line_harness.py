@@ -6,6 +6,7 @@ import queue
 import time
 from typing import Any, Callable
 
+from hardware.modem.events import CallConnected, CallerId
 from hardware.modem.line import ModemLine
 from hardware.modem.simulator import SimModem
 
@@ -57,6 +58,13 @@ class SimHarness(LineWatcher):
         self.line = ModemLine(name, self.sim.port, dialect, audio_port=self.sim.audio_port,
                               on_event=self.events.put, on_audio=self.frames.append,
                               backoff=(0.2, 1.0), keepalive=0.5).start()
+
+    def answered_call(self, number: str) -> None:
+        """A call from number rings; the line answers it."""
+        self.sim.incoming_call(number)
+        self.wait(CallerId)
+        self.line.answer()
+        self.wait(CallConnected)
 
     def close(self) -> None:
         self.line.stop()

@@ -142,19 +142,13 @@ def test_faults_mid_call_unplug_and_freeze() -> None:
     h = SimHarness("usr5637", "fxo1")
     try:
         h.wait(ModemUp)
-        h.sim.incoming_call("4951234567")
-        h.wait(CallerId)
-        h.line.answer()
-        h.wait(CallConnected)
+        h.answered_call("4951234567")
         h.sim.fault("unplug")
         assert "line down" in h.wait(CallEnded).reason
         h.wait(ModemDown)
         h.sim.fault("replug")
         h.wait(ModemUp)
-        h.sim.incoming_call("4951234567")
-        h.wait(CallerId)
-        h.line.answer()
-        h.wait(CallConnected)
+        h.answered_call("4951234567")
         h.sim.fault("freeze")  # the stream stops mid-call: no keep-alive can be sent, silence tells
         assert "line down" in h.wait(CallEnded, timeout=5).reason
         h.wait(ModemDown)
@@ -169,10 +163,7 @@ def test_inband_dtmf_detection_on_pcm_gsm_lines(dialect: str) -> None:
     h = SimHarness(dialect)
     try:
         h.wait(ModemUp)
-        h.sim.incoming_call("+79161234567")
-        h.wait(CallerId)
-        h.line.answer()
-        h.wait(CallConnected)
+        h.answered_call("+79161234567")
         h.sim.inject_audio(sine(1000, 2400))  # voice first: no digits from it
         h.sim.send_dtmf("123")
         digits = [e.digit for e in h.collect(1.5) if isinstance(e, Dtmf)]

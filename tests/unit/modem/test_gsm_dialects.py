@@ -141,11 +141,7 @@ def test_ring_caller_id_answer_dtmf_and_our_hangup(rig: Rig) -> None:
 
 def test_the_far_end_hanging_up_is_one_call_end(rig: Rig) -> None:
     facts = FACTS[rig.dialect]
-    rig.wait(NetworkRegistration)
-    rig.modem.send(r("RING", facts.clip))
-    rig.wait(CallerId)
-    rig.line.answer()
-    rig.wait(CallConnected)
+    in_call(rig, rig.dialect)
     mark = len(rig.modem.commands)
     rig.modem.send(facts.remote_end)
     rig.wait(CallEnded)
@@ -167,18 +163,26 @@ def test_registration_urcs_with_and_without_location() -> None:
     assert get_dialect("sim7600").parse("gsm1", "^DSCI: 4,1,3,0,+79161234567,145").text.startswith("^DSCI")
 
 
-def test_a_second_caller_giving_up_does_not_end_the_call() -> None:
+def in_call(rig: Rig, dialect: str) -> None:
+    """Up, rung, answered."""
+    rig.wait(NetworkRegistration)
+    rig.modem.send(r("RING", FACTS[dialect].clip))
+    rig.wait(CallerId)
+    rig.line.answer()
+    rig.wait(CallConnected)
+
+
+@pytest.fixture
+def sim800():
     rig = Rig("sim800", script("sim800"), name="gsm1")
-    try:
-        rig.wait(NetworkRegistration)
-        rig.modem.send(r("RING", FACTS["sim800"].clip))
-        rig.wait(CallerId)
-        rig.line.answer()
-        rig.wait(CallConnected)
-        rig.modem.send(r("MISSED_CALL: 10:25AM 89031234567"))
-        assert rig.collect(0.3) == [] and rig.line.state == "active"
-    finally:
-        rig.close()
+    in_call(rig, "sim800")
+    yield rig
+    rig.close()
+
+
+def test_a_second_caller_giving_up_does_not_end_the_call(sim800: Rig) -> None:
+    sim800.modem.send(r("MISSED_CALL: 10:25AM 89031234567"))
+    assert sim800.collect(0.3) == [] and sim800.line.state == "active"
 
 
 def test_withheld_caller(rig: Rig) -> None:
@@ -206,18 +210,9 @@ def test_sms_out_and_in_as_pdus(rig: Rig) -> None:
     rig.until(lambda: b"AT+CMGD=3" in rig.modem.commands)
 
 
-def test_sim800_reports_keys_itself() -> None:
-    rig = Rig("sim800", script("sim800"), name="gsm1")
-    try:
-        rig.wait(NetworkRegistration)
-        rig.modem.send(r("RING", FACTS["sim800"].clip))
-        rig.wait(CallerId)
-        rig.line.answer()
-        rig.wait(CallConnected)
-        rig.modem.send(r("+DTMF: 7", "+DTMF: #"))
-        assert [rig.wait(Dtmf).digit, rig.wait(Dtmf).digit] == ["7", "#"]
-    finally:
-        rig.close()
+def test_sim800_reports_keys_itself(sim800: Rig) -> None:
+    sim800.modem.send(r("+DTMF: 7", "+DTMF: #"))
+    assert [sim800.wait(Dtmf).digit, sim800.wait(Dtmf).digit] == ["7", "#"]
 
 
 def test_hanging_up_while_atd_runs_still_hangs_up(rig: Rig) -> None:
