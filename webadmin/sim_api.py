@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 
+from hardware.dsp.tones import tone_level
 from pbx.errors import NotFound, ValidationError
 from pbx.services import Services
 from webadmin.api import require_token
@@ -69,13 +70,7 @@ def state(line: str):  # type: ignore[no-untyped-def]
            "sent_sms": sim.sent_sms, "last_ring_at": sim.last_ring_at, "plugged": sim.plugged,
            "off_hook": sim.off_hook}
     if "hz" in request.args:
-        audio = sim.captured_audio().astype(np.float64)[-16000:]
-        freq = float(request.args["hz"])
-        if len(audio) and np.any(audio):
-            ref = np.exp(-2j * np.pi * freq * np.arange(len(audio)) / 8000)
-            out["tone_level"] = float(abs(np.dot(audio, ref)) ** 2 / len(audio) / (np.dot(audio, audio) / 2))
-        else:
-            out["tone_level"] = 0.0
+        out["tone_level"] = tone_level(sim.captured_audio()[-16000:], float(request.args["hz"]))
     return jsonify(out)
 
 

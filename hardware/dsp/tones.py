@@ -45,6 +45,15 @@ class ToneEvent:
     sample: int
 
 
+def tone_level(samples: np.ndarray, freq: float) -> float:
+    """How much of a signal's power is one tone (0..1): audio checks of the simulator and tests."""
+    x = np.asarray(samples, dtype=np.float64)
+    if len(x) == 0 or not np.any(x):
+        return 0.0
+    ref = np.exp(-2j * np.pi * freq * np.arange(len(x)) / RATE)
+    return float(abs(np.dot(x, ref)) ** 2 / len(x) / (np.dot(x, x) / 2))
+
+
 def _power_at(x: np.ndarray, freqs: tuple[float, ...]) -> float:
     n = np.arange(len(x))
     total = 0.0

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hardware.modem.audioport import FRAME_BYTES
 from hardware.modem.dialects import get_dialect
 from hardware.modem.pdu import encode_deliver
 from hardware.modem.sim_v253 import SimVoice
-
-FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit mono
 
 
 class _Pty:

@@ -19,11 +19,11 @@ import numpy as np
 
 from hardware.dsp.dtmf import dtmf_tone
 from hardware.dsp.tones import ToneDetector
+from hardware.modem.audioport import FRAME_BYTES  # PBX side: 160 samples of s16le
 from hardware.modem.dle import shield
 from hardware.modem.events import Dtmf, ModemEvent
 
 log = logging.getLogger(__name__)
-FRAME_BYTES = 320  # PBX side: 160 samples of s16le
 FRAME_SAMPLES = 160
 DTMF_ON, DTMF_OFF = 0.08, 0.08
 # DLE events that mean the far end is gone; "ring" mid-call is ignored.

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import pjsua2 as pj
 
+from hardware.modem.audioport import FRAME_BYTES
 from hardware.modem.events import (
     CallConnected,
     CallEnded,
@@ -40,7 +41,6 @@ from pbx.store.journal import SmsRecord
 from pbx.store.trunks import Trunk
 
 log = logging.getLogger(__name__)
-FRAME_BYTES = 320
 SILENCE = bytes(FRAME_BYTES)
 
 
