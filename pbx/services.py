@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from pbx.errors import LineUnavailable
 from pbx.store.admin import AdminStore
 from pbx.store.extensions import ExtensionStore
 from pbx.store.journal import CallJournal
@@ -14,6 +15,13 @@ from pbx.store.trunks import TrunkStore
 
 def _none() -> list[dict]:
     return []
+
+
+def _not_running(*args: Any) -> Any:
+    raise LineUnavailable("the daemon is not running")
+
+
+STOPPED = {"state": "stopped", "operator": "", "signal_dbm": None, "in_call": False}
 
 
 @dataclass
@@ -27,9 +35,17 @@ class Services:
     active_calls: Callable[[], list[dict]] = field(default=_none)
     status: Callable[[], dict] = field(default=dict)
     lines: Callable[[], dict] = field(default=dict)  # live line states by trunk name
-    send_sms: Callable[..., Any] | None = None  # (to, text, trunk) with a running daemon
-    ussd: Callable[..., Any] | None = None  # (trunk, code) with a running daemon
+    send_sms: Callable[..., Any] = field(default=_not_running)  # (to, text, trunk): the daemon sends
+    ussd: Callable[..., Any] = field(default=_not_running)  # (trunk, code): the daemon asks
     simulators: dict[str, Any] = field(default_factory=dict)  # development mode: name -> SimModem
+
+    def trunk_views(self) -> list[dict]:
+        """Each configured trunk with its line's live state ("stopped" without a daemon)."""
+        try:
+            states = self.lines()
+        except Exception:  # the core did not answer in time: show the configuration
+            states = {}
+        return [{**t.public(), **states.get(t.name, STOPPED)} for t in self.trunks.list()]
 
     def close(self) -> None:
         for store in (self.extensions, self.tokens, self.admin, self.journal, self.trunks):

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from pbx.errors import AuthError, LineUnavailable, NotFound, ValidationError
+from pbx.errors import AuthError, NotFound, ValidationError
 from pbx.services import Services
-from pbx.store.trunks import Trunk, new_trunk
+from pbx.store.trunks import new_trunk
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.yaml")
@@ -88,24 +88,18 @@ def _body(what: str) -> dict:
     return body
 
 
-def _trunk_view(trunk: Trunk, states: dict[str, dict]) -> dict:
-    live = states.get(trunk.name, {"state": "stopped", "operator": "", "signal_dbm": None, "in_call": False})
-    return {**trunk.public(), **live}
-
-
 @bp.get("/trunks")
 def list_trunks():  # type: ignore[no-untyped-def]
     """Configured phone lines with their live state (stopped when the daemon is not running)."""
-    states = services().lines()
-    return jsonify([_trunk_view(t, states) for t in services().trunks.list()])
+    return jsonify(services().trunk_views())
 
 
 @bp.get("/trunks/<name>")
 def get_trunk(name: str):  # type: ignore[no-untyped-def]
-    trunk = services().trunks.get(name)
-    if trunk is None:
+    view = next((t for t in services().trunk_views() if t["name"] == name), None)
+    if view is None:
         raise NotFound(f"trunk {name} does not exist")
-    return jsonify(_trunk_view(trunk, services().lines()))
+    return jsonify(view)
 
 
 @bp.post("/trunks")
@@ -129,10 +123,7 @@ def delete_trunk(name: str):  # type: ignore[no-untyped-def]
 def ussd(name: str):  # type: ignore[no-untyped-def]
     """A USSD request on a GSM line (balance: *100#); waits for the network's answer."""
     code = str(_body("code").get("code", ""))
-    ask = services().ussd
-    if ask is None:
-        raise LineUnavailable("the daemon is not running")
-    answer = ask(name, code)
+    answer = services().ussd(name, code)
     return jsonify({"trunk": name, "code": code, "text": answer.text, "status": answer.status})
 
 
@@ -148,8 +139,5 @@ def list_sms():  # type: ignore[no-untyped-def]
 @bp.post("/sms")
 def send_sms():  # type: ignore[no-untyped-def]
     body = _body("to and text (and optionally trunk)")
-    send = services().send_sms
-    if send is None:
-        raise LineUnavailable("the daemon is not running")
-    record = send(str(body.get("to", "")), str(body.get("text", "")), str(body.get("trunk", "")))
+    record = services().send_sms(str(body.get("to", "")), str(body.get("text", "")), str(body.get("trunk", "")))
     return jsonify(record.to_dict()), 201

@@ -23,12 +23,7 @@ def lines():  # type: ignore[no-untyped-def]
             return redirect(url_for("lines.lines"))
         except PbxError as exc:
             flash(exc.message)
-    try:
-        states = svc.lines()
-    except Exception:
-        states = {}
-    rows = [{**t.public(), **states.get(t.name, {"state": "stopped"})} for t in svc.trunks.list()]
-    return render_template("lines.html", lines=rows, dialects=DIALECTS_BY_TYPE, form=request.form)
+    return render_template("lines.html", lines=svc.trunk_views(), dialects=DIALECTS_BY_TYPE, form=request.form)
 
 
 @bp.post("/lines/<name>/delete")
@@ -48,8 +43,6 @@ def messages():  # type: ignore[no-untyped-def]
     svc = services()
     if request.method == "POST":
         try:
-            if svc.send_sms is None:
-                raise PbxError("the daemon is not running")
             record = svc.send_sms(request.form.get("to", ""), request.form.get("text", ""),
                                   request.form.get("trunk", ""))
             flash(f"Message sent to {record.peer} on {record.trunk}.")

@@ -73,10 +73,10 @@ def dashboard():  # type: ignore[no-untyped-def]
     midnight = time.mktime(time.localtime()[:3] + (0, 0, 0, 0, 0, -1))
     svc = services()
     try:
-        calls, states = svc.active_calls(), svc.lines()
+        calls = svc.active_calls()
     except Exception:
-        calls, states = [], {}
-    lines = [{**t.public(), **states.get(t.name, {"state": "stopped"})} for t in svc.trunks.list()]
+        calls = []
+    lines = svc.trunk_views()
     return render_template("dashboard.html", registrations=svc.registrations(), calls=calls,
                            today=svc.journal.summary(midnight), lines=lines)
 

@@ -13,7 +13,7 @@ from pbx.services import Services, open_services
 from pbx.store.settings import Settings
 
 
-def _services(args: argparse.Namespace) -> Services:
+def services_for(args: argparse.Namespace) -> Services:
     data = Path(args.data)
     settings = Settings(data)
     realm = settings.get("sip_realm", "pbx")
@@ -21,67 +21,67 @@ def _services(args: argparse.Namespace) -> Services:
     return open_services(data, realm)
 
 
-def _when(ts: float | None) -> str:
+def when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
-def _table(rows: list[list[str]], header: list[str]) -> str:
+def table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
     lines = ["  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)) for row in [header, *rows]]
     return "\n".join(line.rstrip() for line in lines)
 
 
 def ext_add(args: argparse.Namespace) -> int:
-    ext = _services(args).extensions.add(args.number, args.name, args.password)
+    ext = services_for(args).extensions.add(args.number, args.name, args.password)
     print(f"extension {ext.number} ({ext.name}) added")
     return 0
 
 
 def ext_list(args: argparse.Namespace) -> int:
-    exts = _services(args).extensions.list()
+    exts = services_for(args).extensions.list()
     if args.json:
         print(json.dumps([e.public() for e in exts], indent=1))
     elif exts:
-        print(_table([[e.number, e.name, _when(e.created)] for e in exts], ["NUMBER", "NAME", "CREATED"]))
+        print(table([[e.number, e.name, when(e.created)] for e in exts], ["NUMBER", "NAME", "CREATED"]))
     else:
         print("no extensions yet: pbx ext add NUMBER --name NAME --password SECRET")
     return 0
 
 
 def ext_del(args: argparse.Namespace) -> int:
-    _services(args).extensions.delete(args.number)
+    services_for(args).extensions.delete(args.number)
     print(f"extension {args.number} deleted")
     return 0
 
 
 def token_create(args: argparse.Namespace) -> int:
-    token = _services(args).tokens.create(args.name)
+    token = services_for(args).tokens.create(args.name)
     print(token)
     print("(shown once: store it now; use it as 'Authorization: Bearer TOKEN')", flush=True)
     return 0
 
 
 def token_list(args: argparse.Namespace) -> int:
-    tokens = _services(args).tokens.list()
-    print(_table([[t["name"], _when(t["created"])] for t in tokens], ["NAME", "CREATED"])
+    tokens = services_for(args).tokens.list()
+    print(table([[t["name"], when(t["created"])] for t in tokens], ["NAME", "CREATED"])
           if tokens else "no tokens")
     return 0
 
 
 def token_revoke(args: argparse.Namespace) -> int:
-    _services(args).tokens.revoke(args.name)
+    services_for(args).tokens.revoke(args.name)
     print(f"token {args.name} revoked")
     return 0
 
 
 def calls(args: argparse.Namespace) -> int:
-    records = _services(args).journal.list(limit=args.limit)
+    records = services_for(args).journal.list(limit=args.limit)
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=1))
         return 0
-    rows = [[r.caller, r.callee, _when(r.start), _when(r.answer), _when(r.end),
+    rows = [[r.caller, r.callee, when(r.start), when(r.answer), when(r.end),
              f"{r.duration:.0f}s", r.disposition] for r in records]
-    print(_table(rows, ["CALLER", "CALLEE", "START", "ANSWER", "END", "TALK", "DISPOSITION"])
+    print(table(rows, ["CALLER", "CALLEE", "START", "ANSWER", "END", "TALK", "DISPOSITION"])
           if rows else "no calls yet")
     return 0
 

@@ -8,7 +8,7 @@ import argparse
 import json
 
 from pbx.cli import add_data_option
-from pbx.cli.admin_cmds import _services, _table, _when
+from pbx.cli.admin_cmds import services_for, table, when
 from pbx.cli.daemon_client import DaemonNotRunning, call_api
 from pbx.store.trunks import DIALECTS_BY_TYPE, new_trunk
 
@@ -16,7 +16,7 @@ from pbx.store.trunks import DIALECTS_BY_TYPE, new_trunk
 def trunk_add(args: argparse.Namespace) -> int:
     trunk = new_trunk(args.name, args.type, args.dialect or "", args.port, args.audio_port or "",
                       args.country, args.area_code or "")
-    _services(args).trunks.add(trunk)
+    services_for(args).trunks.add(trunk)
     print(f"trunk {trunk.name} added: {trunk.type} line, {trunk.dialect} on {trunk.port}"
           " (a running daemon starts it within 2 s)")
     return 0
@@ -27,22 +27,21 @@ def trunk_list(args: argparse.Namespace) -> int:
     try:
         trunks = call_api(args, "GET", "/trunks")  # type: ignore[assignment]
     except DaemonNotRunning:
-        trunks = [{**t.public(), "state": "stopped", "operator": "", "signal_dbm": None}
-                  for t in _services(args).trunks.list()]
+        trunks = services_for(args).trunk_views()  # no daemon: every line stopped
     if args.json:
         print(json.dumps(trunks, indent=1))
     elif trunks:
         rows = [[t["name"], t["type"], t["dialect"], t["port"], t["state"] + (" (in call)" if t.get("in_call") else ""),
                  f"{t['signal_dbm']} dBm" if t["signal_dbm"] is not None else "-", t["operator"] or "-",
                  t.get("problem", "")] for t in trunks]
-        print(_table(rows, ["NAME", "TYPE", "DIALECT", "PORT", "STATE", "SIGNAL", "OPERATOR", "PROBLEM"]))
+        print(table(rows, ["NAME", "TYPE", "DIALECT", "PORT", "STATE", "SIGNAL", "OPERATOR", "PROBLEM"]))
     else:
         print("no trunks yet: pbx trunk add NAME --type gsm|fxo --dialect ... --port /dev/ttyUSB2")
     return 0
 
 
 def trunk_del(args: argparse.Namespace) -> int:
-    _services(args).trunks.delete(args.name)
+    services_for(args).trunks.delete(args.name)
     print(f"trunk {args.name} deleted")
     return 0
 
@@ -54,11 +53,11 @@ def trunk_ussd(args: argparse.Namespace) -> int:
 
 
 def sms_list(args: argparse.Namespace) -> int:
-    messages = _services(args).journal.list_sms(args.limit)
+    messages = services_for(args).journal.list_sms(args.limit)
     if args.json:
         print(json.dumps([m.to_dict() for m in messages], indent=1, ensure_ascii=False))
     elif messages:
-        print(_table([[_when(m.at), m.trunk, "<-" if m.direction == "in" else "->", m.peer, m.status,
+        print(table([[when(m.at), m.trunk, "<-" if m.direction == "in" else "->", m.peer, m.status,
                        m.text.replace("\n", " ")[:60]] for m in messages],
                      ["WHEN", "TRUNK", "", "NUMBER", "STATUS", "TEXT"]))
     else:
