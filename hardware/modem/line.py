@@ -18,7 +18,7 @@ import serial
 
 from hardware.dsp.dtmf import DtmfDetector
 from hardware.modem.alsa import AlsaAudioPort, is_alsa
-from hardware.modem.atchannel import AtChannel, AtError, AtTimeout
+from hardware.modem.atchannel import AtChannel, AtError
 from hardware.modem.audioport import FRAME_BYTES, AudioPort
 from hardware.modem.callerid import V253Rings
 from hardware.modem.dialects import Dialect, get_dialect
@@ -32,10 +32,9 @@ from hardware.modem.events import (
     NetworkRegistration,
     Ring,
     SignalQuality,
-    SmsReceived,
     Unsolicited,
 )
-from hardware.modem.pdu import Joiner, decode_deliver, encode_submit
+from hardware.modem.messages import LineMessages
 from hardware.modem.voice import VoiceStream
 
 log = logging.getLogger(__name__)
@@ -64,13 +63,11 @@ class ModemLine:
         self._rings = V253Rings(name) if self.dialect.cid_block else None
         self._last_ring = 0.0
         self._declined = False  # analog: we hung up on a ringing call that still rings
-        self._sms_lock = threading.Lock()
+        self.messages = LineMessages(name, self._command, self._emit)
         self._dtmf_rx: DtmfDetector | None = None
         self._stop = threading.Event()
         self._reset_seen = threading.Event()
         self._opened_at = 0.0
-        self._joiner = Joiner()
-        self._sms_ref = 0
         self._thread = threading.Thread(target=self._supervise, name=f"line-{name}", daemon=True)
 
     # ---- life cycle -------------------------------------------------------------------
@@ -125,7 +122,7 @@ class ModemLine:
         self.state = "idle"
         self._emit(ModemUp(self.name, self.dialect.name))
         if self.dialect.network:
-            self._read_stored_sms()
+            self.messages.read_stored()
             self._poll_network()  # its NetworkRegistration is the last event of the start-up
 
     def _watch(self) -> str:
@@ -228,10 +225,9 @@ class ModemLine:
                 return
             try:
                 self._command(self.dialect.hangup)
-                for command in self.dialect.audio_off:
-                    self._command(command)
             except AtError as exc:
                 log.warning("line %s: hang-up: %s", self.name, exc)
+            self._audio_off()
 
     def send_dtmf(self, digits: str) -> None:
         voice = self.voice
@@ -245,62 +241,15 @@ class ModemLine:
 
     def send_sms(self, number: str, text: str) -> int:
         """Send in PDU mode (UCS2 for Cyrillic, split when long); returns the parts sent."""
-        self._sms_ref = (self._sms_ref + 1) & 0xFF
-        parts = encode_submit(number, text, ref=self._sms_ref)
-        for length, pdu in parts:
-            self._command(f"AT+CMGS={length}", timeout=30, payload=pdu.encode())
-        return len(parts)
+        return self.messages.send(number, text)
 
     def ussd(self, code: str) -> None:
-        """Ask the network (balance: *100#); the answer comes as a UssdResponse event (some
-        modems put it before the OK, inside the command's response)."""
-        response = self._command(f'AT+CUSD=1,"{code}",15', timeout=10)
-        for text in response.lines:
-            if text.startswith("+CUSD:"):
-                self._handle(self.dialect.parse(self.name, text), text)
+        """Ask the network (balance: *100#); the answer comes as a UssdResponse event."""
+        for text in self.messages.ussd(code):
+            self._handle(self.dialect.parse(self.name, text), text)
 
     def ussd_cancel(self) -> None:
-        self._command("AT+CUSD=2")
-
-    def _read_sms(self, index: int) -> None:
-        with self._sms_lock:  # not while the start-up sweep reads the same message
-            try:
-                response = self._command(f"AT+CMGR={index}")
-            except AtError as exc:
-                log.warning("line %s: SMS %s unreadable: %s", self.name, index, exc)
-                return
-            pdu = next((line for line in response.lines if not line.startswith("+CMGR:")), "")
-            self._take_sms(index, pdu)
-
-    def _read_stored_sms(self) -> None:
-        """Messages that came while the line was down (their +CMTI went nowhere): all of
-        them, read and deleted, so the SIM never fills up and stops taking messages."""
-        with self._sms_lock:
-            try:
-                lines = self._command("AT+CMGL=4", timeout=10).lines
-            except AtTimeout:
-                raise  # a modem that does not answer is down
-            except AtError as exc:
-                log.warning("line %s: stored SMS not listed: %s", self.name, exc)
-                return
-            for header, pdu in zip(lines, lines[1:], strict=False):
-                if header.startswith("+CMGL:") and not pdu.startswith("+CMGL:"):
-                    self._take_sms(int(header[6:].split(",")[0]), pdu)
-
-    def _take_sms(self, index: int, pdu: str) -> None:
-        """Decode one stored message and delete it, readable or not (a bad one is logged)."""
-        message = None
-        try:
-            message = self._joiner.add(decode_deliver(pdu))
-        except (ValueError, IndexError) as exc:
-            log.warning("line %s: SMS %s undecodable (%s): %s", self.name, index, exc, pdu)
-        try:
-            self._command(f"AT+CMGD={index}")
-        except AtError as exc:
-            log.warning("line %s: SMS %s not deleted: %s", self.name, index, exc)
-        if message is not None:
-            self._emit(SmsReceived(self.name, message.sender, message.text, message.timestamp,
-                                   message.total))
+        self.messages.ussd_cancel()
 
     def write_audio(self, frame: bytes) -> None:
         if self.voice is not None:
@@ -442,7 +391,7 @@ class ModemLine:
             return
         if isinstance(event, Unsolicited) and text.startswith("+CMTI:"):
             index = int(text.rsplit(",", 1)[1])  # read it off the reader thread
-            threading.Thread(target=self._read_sms, args=(index,), daemon=True).start()
+            threading.Thread(target=self.messages.read, args=(index,), daemon=True).start()
             return
         if isinstance(event, Ring):
             self._last_ring = time.monotonic()
