@@ -157,10 +157,11 @@ class TrunkCalls:
             bus.publish("line_signal", line=event.line, rssi=event.rssi, dbm=event.dbm)
         elif isinstance(event, NetworkRegistration):
             bus.publish("line_network", line=event.line, registered=event.registered, operator=event.operator)
-        elif isinstance(event, UssdResponse):
-            waiter = self._ussd_waiters.pop(event.line, None)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(event)
+
+    def _ussd_answered(self, event: UssdResponse) -> None:
+        waiter = self._ussd_waiters.pop(event.line, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(event)
 
     def ussd(self, trunk: str, code: str, timeout: float = 20.0) -> UssdResponse:
         """Ask the network (balance: *100#) and wait for its answer (web/CLI thread)."""
@@ -235,10 +236,11 @@ class TrunkCalls:
             self.b2bua.origin_dtmf(current, event.digit)
         elif isinstance(event, SmsReceived):
             self._store_sms(event)
+        elif isinstance(event, UssdResponse):
+            self._ussd_answered(event)
         else:
             self._publish_line_event(event)
-        if current is not None and current.state.value == "ended":
-            self.calls.pop(line_name, None)
+        self._live(line_name)  # forget the call if this event ended it
 
     def outbound(self, call: BridgedCall, number: str) -> bool:
         """An extension dialled the outbound prefix: take a free line (core thread)."""
