@@ -17,7 +17,7 @@ from pbx.core import Core
 from pbx.events import EventBus
 from pbx.leds import LedController
 from pbx.media.engine import MediaEngine
-from pbx.services import Services, open_services
+from pbx.services import STOPPED, Services, open_services
 from pbx.sip.edge import SipEdge
 from pbx.store.settings import Settings
 
@@ -135,8 +135,7 @@ class Appliance:
             return {}
         states = self.core.call(self.trunks.snapshot, timeout=2.0)
         for name, problem in dict(self.lines.problems).items():
-            states[name] = {"state": "down", "operator": "", "signal_dbm": None, "in_call": False,
-                            "problem": problem}
+            states[name] = {**STOPPED, "state": "down", "problem": problem}
         return states
 
     def _write_control_file(self, services: Services) -> None:

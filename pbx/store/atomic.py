@@ -99,6 +99,10 @@ class Documents:
     def storage(self) -> AtomicJSONStorage:
         return self.db.storage  # type: ignore[return-value]
 
+    def stamp(self) -> object:
+        """Changes whenever any process writes the file (inode, size, mtime): one stat."""
+        return self.storage._file_stamp()
+
     def fresh(self) -> TinyDB:
         """The db for reading, with query caches dropped if another process wrote."""
         if self.storage.changed():

@@ -70,7 +70,7 @@ class ExtensionStore:
     def _refresh(self) -> dict[str, Extension]:
         # One stat per call: cheap enough for the SIP hot path, and a `pbx ext add` from
         # another process is seen at once.
-        stamp = self.docs.storage._file_stamp()
+        stamp = self.docs.stamp()
         if stamp != self._loaded_stamp:
             with self._index_lock:
                 rows = self.docs.fresh().all()

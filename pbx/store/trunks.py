@@ -90,7 +90,7 @@ class TrunkStore:
 
     def stamp(self) -> object:
         """Changes whenever any process writes the trunks (the daemon re-reads then)."""
-        return self.docs.storage._file_stamp()
+        return self.docs.stamp()
 
     def list(self) -> builtins.list[Trunk]:
         return sorted((Trunk(**r) for r in self.docs.fresh().all()), key=lambda t: t.name)
