@@ -19,16 +19,19 @@ from pbx.errors import ConfigError, PbxError, SipParseError
 from pbx.events import EventBus
 from pbx.sip import replies
 from pbx.sip.digest import Credentials, DigestAuth, Verdict
+from pbx.sip.grammar import GrammarError
 from pbx.sip.guard import Guard
 from pbx.sip.message import MAX_HEADER_BYTES, SipRequest, SipResponse, parse
 from pbx.sip.registrar import Registrar, RegistrationError, contact_header
 from pbx.sip.transport import Source, TcpConnections
-from pbx.sip.uri import NameAddr, Uri, Via
+from pbx.sip.uri import NameAddr, Via
 
 log = logging.getLogger(__name__)
 CALLER_HEADER = "X-Pbx-Caller"
 RETRANSMIT_WINDOW = 32.0  # seconds: RFC 3261 timer F, how long a UDP client may resend
 DIALOG_CREATING = {"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"}
+KNOWN_METHODS = {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE", "NOTIFY",
+                 "REFER", "SUBSCRIBE", "MESSAGE", "PRACK", "PUBLISH"}
 
 
 def primary_address() -> str:
@@ -118,6 +121,12 @@ class SipEdge:
             return  # keep-alive
         try:
             msg = parse(data)
+        except GrammarError as exc:
+            self.stats["grammar_errors"] += 1
+            self.stats[f"bad {exc.header}"] += 1
+            answer = replies.rejection(exc.partial, exc) if exc.partial is not None else None
+            self._reply_raw(answer or replies.for_unparseable(data, exc), src)
+            return
         except SipParseError as exc:
             self.stats["parse_errors"] += 1
             self._reply_raw(replies.for_unparseable(data, exc), src)
@@ -146,9 +155,11 @@ class SipEdge:
             self.stats["retransmissions"] += 1
             return self._reply_raw(cached[1], src)
         self._stamp_via(msg, src)
+        if msg.method not in KNOWN_METHODS:
+            return self._answer(msg, src, 501, "Not Implemented")
         if msg.method == "REGISTER":
             return self._register(msg, src)
-        to_tag = NameAddr.parse(msg.get("to") or "").tag
+        to_tag = msg.to_tag
         if msg.method == "OPTIONS" and not to_tag:
             return self._answer(msg, src, 200, "OK", replies.CAPABILITIES)
         if msg.method == "ACK" and to_tag.startswith(replies.TAG_PREFIX):
@@ -160,18 +171,17 @@ class SipEdge:
             if caller is None:
                 return
             msg.remove("proxy-authorization")
-            msg.headers.append((CALLER_HEADER, caller))
+            msg.set(CALLER_HEADER, caller)
         self._relay_request(msg, src, to_core=True)
 
     def _stamp_via(self, msg: SipRequest, src: Source) -> None:
         """RFC 3261 18.2.1 received, RFC 3581 rport: so replies reach phones behind NAT."""
-        via = Via.parse(msg.get_all("via")[0])
+        via = msg.vias[0]
         if via.host != src.host:
             via.params["received"] = src.host
         if "rport" in via.params:
             via.params["rport"] = str(src.port)
-        msg.pop_first("via")
-        msg.prepend("Via", str(via))
+        msg.replace_top_via(via)
 
     def _authenticate(self, req: SipRequest, src: Source, proxy: bool) -> str | None:
         header = req.get("proxy-authorization" if proxy else "authorization")
@@ -204,22 +214,18 @@ class SipEdge:
         self._answer(req, src, 200, "OK", [("Contact", contact_header(b, now)) for b in bindings])
 
     # ---- relaying -------------------------------------------------------------------
-    def _is_ours(self, uri: str) -> bool:
-        try:
-            parsed = Uri.parse(NameAddr.parse(uri).uri)
-        except SipParseError:
-            return False
-        return (parsed.host, parsed.port or 5060) in self._own
+    def _is_ours(self, addr: NameAddr) -> bool:
+        uri = addr.parsed
+        return uri is not None and (uri.host, uri.port or 5060) in self._own
 
     def _relay_request(self, req: SipRequest, src: Source, to_core: bool) -> None:
-        max_forwards = (req.get("max-forwards") or "70").strip()
-        hops = int(max_forwards) if max_forwards.isdigit() else 70
+        hops = 70 if req.max_forwards is None else req.max_forwards
         if hops <= 0:
             return self._answer(req, src, 483, "Too Many Hops")
         req.set("Max-Forwards", str(hops - 1))
-        while (routes := req.get_all("route")) and self._is_ours(routes[0]):
-            req.pop_first("route")
-        top = Via.parse(req.get_all("via")[0])
+        while req.routes and self._is_ours(req.routes[0]):
+            req.pop_route()
+        top = req.vias[0]
         seed = f"{top.branch}|{src.host}:{src.port}|{req.call_id if not top.branch.startswith('z9hG4bK') else ''}"
         branch = "z9hG4bK" + hashlib.sha1(seed.encode()).hexdigest()[:20]
         if to_core:
@@ -227,9 +233,9 @@ class SipEdge:
         else:
             transport, addr, conn = self._phone_target(req)
             via_host = self.advertised_host
-        if req.method in DIALOG_CREATING and not NameAddr.parse(req.get("to") or "").tag:
+        if req.method in DIALOG_CREATING and not req.to_tag:
             self._record_route(req, transport, to_core)
-        req.prepend("Via", f"SIP/2.0/{transport} {via_host}:{self.port};branch={branch};rport")
+        req.push_via(Via(transport, via_host, self.port, {"branch": branch, "rport": ""}))
         self.stats["relayed_to_core" if to_core else "relayed_to_phones"] += 1
         self._send(bytes(req), transport, addr, conn)
 
@@ -237,8 +243,8 @@ class SipEdge:
         binding = self.registrar.find_by_uri(req.uri)
         if binding is not None:
             return binding.transport.upper(), binding.source, None
-        routes = req.get_all("route")
-        uri = Uri.parse(NameAddr.parse(routes[0]).uri if routes else req.uri)
+        uri = req.routes[0].parsed if req.routes else req.request_uri
+        assert uri is not None  # parse() read both
         return uri.transport.upper(), uri.address(), None
 
     def _record_route(self, req: SipRequest, phone_transport: str, to_core: bool) -> None:
@@ -250,13 +256,12 @@ class SipEdge:
         req.prepend("Record-Route", first)
 
     def _relay_response(self, resp: SipResponse) -> None:
-        vias = resp.get_all("via")
-        top = Via.parse(vias[0])
-        if (top.host, top.port or 5060) not in self._own or len(vias) < 2:
+        top = resp.vias[0]
+        if (top.host, top.port or 5060) not in self._own or len(resp.vias) < 2:
             self.stats["dropped"] += 1  # not ours to forward
             return
-        resp.pop_first("via")
-        nxt = Via.parse(vias[1])
+        resp.pop_via()
+        nxt = resp.vias[0]
         self.stats["responses_relayed"] += 1
         self._send(bytes(resp), nxt.transport, nxt.reply_address(), None)
 
@@ -275,9 +280,8 @@ class SipEdge:
 
     @staticmethod
     def _request_key(req: SipRequest, src: Source) -> tuple:
-        via = req.get_all("via")
-        branch = Via.parse(via[0]).branch if via else ""  # before or after received/rport
-        return (src.host, src.port, branch, req.call_id, req.get("cseq"))
+        branch = req.vias[0].branch  # the same before and after received/rport
+        return (src.host, src.port, branch, req.call_id, req.cseq_number, req.cseq_method)
 
     def _reply_raw(self, data: bytes | None, src: Source) -> None:
         if data is None:

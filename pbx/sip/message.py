@@ -1,14 +1,19 @@
 """SIP messages (RFC 3261): parse() and bytes() round trips that never crash.
 
 Headers keep their order and spelling as received; lookups understand compact forms.
-Only SipParseError escapes parse(), whatever the input.
+parse() checks the grammar (pbx.sip.grammar) of the start line and of every header the
+edge reads, once, into typed fields. Only SipParseError escapes parse(), whatever the input.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
 from pbx.errors import SipParseError
+from pbx.sip import grammar as g
+from pbx.sip.grammar import GrammarError
+from pbx.sip.uri import NameAddr, Uri, Via, parse_via_list
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
@@ -16,11 +21,14 @@ COMPACT = {"v": "via", "f": "from", "t": "to", "i": "call-id", "m": "contact", "
            "c": "content-type", "k": "supported", "s": "subject", "e": "content-encoding",
            "o": "event", "r": "refer-to", "u": "allow-events", "x": "session-expires"}
 MANDATORY = ("via", "from", "to", "call-id", "cseq")
-REQUEST_LINE = re.compile(r"^([A-Za-z]+) (\S+) SIP/2\.0$")
-STATUS_LINE = re.compile(r"^SIP/2\.0 (\d{3}) ?(.*)$")
-TOKEN = re.compile(r"^[!%*_+`'~.A-Za-z0-9-]+$")
+SINGLE = ("from", "to", "call-id", "cseq", "max-forwards", "content-length")
+NAMES = {"via": "Via", "from": "From", "to": "To", "call-id": "Call-ID", "cseq": "CSeq",
+         "max-forwards": "Max-Forwards", "content-length": "Content-Length"}
+STATUS_LINE = re.compile(r"SIP/2\.0 ([1-6]\d\d)(?: (.*))?$")
+VERSION = re.compile(r"SIP/\d+\.\d+", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=1024)
 def canonical(name: str) -> str:
     low = name.strip().lower()
     return COMPACT.get(low, low)
@@ -45,8 +53,20 @@ def split_list(value: str) -> list[str]:
 
 @dataclass
 class SipMessage:
+    """Headers as received (for forwarding) and, after parse(), the typed values the edge
+    reads. The edge changes Via only through push_via/pop_via/replace_top_via so both agree."""
+
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    vias: list[Via] = field(default_factory=list)
+    from_addr: NameAddr | None = None
+    to_addr: NameAddr | None = None
+    call_id: str = ""
+    cseq_number: int = 0
+    cseq_method: str = ""
+    contacts: list[NameAddr] = field(default_factory=list)
+    contact_star: bool = False
+    routes: list[NameAddr] = field(default_factory=list)
 
     def get(self, name: str) -> str | None:
         key = canonical(name)
@@ -115,19 +135,41 @@ class SipMessage:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + self.body
 
     @property
-    def call_id(self) -> str:
-        return self.get("call-id") or ""
+    def cseq(self) -> tuple[int, str]:
+        return self.cseq_number, self.cseq_method
 
     @property
-    def cseq(self) -> tuple[int, str]:
-        number, _, method = (self.get("cseq") or "").partition(" ")
-        return int(number), method.strip()
+    def to_tag(self) -> str:
+        return self.to_addr.tag if self.to_addr else ""
+
+    @property
+    def from_tag(self) -> str:
+        return self.from_addr.tag if self.from_addr else ""
+
+    def push_via(self, via: Via) -> None:
+        self.prepend("Via", str(via))
+        self.vias.insert(0, via)
+
+    def pop_via(self) -> Via:
+        self.pop_first("via")
+        return self.vias.pop(0)
+
+    def replace_top_via(self, via: Via) -> None:
+        self.pop_first("via")
+        self.prepend("Via", str(via))
+        self.vias[0] = via
+
+    def pop_route(self) -> None:
+        self.pop_first("route")
+        self.routes.pop(0)
 
 
 @dataclass
 class SipRequest(SipMessage):
     method: str = ""
     uri: str = ""
+    request_uri: Uri | None = None
+    max_forwards: int | None = None
 
     def start_line(self) -> str:
         return f"{self.method} {self.uri} SIP/2.0"
@@ -154,6 +196,7 @@ def split_head(data: bytes) -> tuple[bytes, bytes]:
 
 
 def parse(data: bytes) -> SipRequest | SipResponse:
+    """Parse and check the grammar; GrammarError (a SipParseError) carries what was read."""
     try:
         return _parse(data)
     except SipParseError:
@@ -169,43 +212,102 @@ def _parse(data: bytes) -> SipRequest | SipResponse:
     except UnicodeDecodeError:
         raise SipParseError("headers are not UTF-8") from None
     lines = text.split("\r\n")
-    msg = _start(lines[0])
-    for line in lines[1:]:
+    msg, start_error = _start(lines[0])
+    try:
+        _header_lines(msg, lines[1:])
+        if start_error is not None:
+            raise start_error
+        read_headers(msg)
+        msg.body = _body(msg, body)
+    except GrammarError as exc:
+        exc.partial = msg
+        raise
+    return msg
+
+
+def _start(line: str) -> tuple[SipRequest | SipResponse, GrammarError | None]:
+    """The start line; a request's grammar errors wait until the headers are read, so
+    the answer can be addressed."""
+    if line.startswith("SIP/"):
+        if m := STATUS_LINE.match(line):
+            return SipResponse(status=int(m.group(1)), reason=m.group(2) or ""), None
+        raise SipParseError(f"malformed status line: {line[:60]!r}")
+    parts = line.split(" ")
+    if len(parts) < 3 or not any(p.upper().startswith("SIP/") for p in parts[2:]):
+        raise SipParseError(f"malformed start line: {line[:60]!r}")
+    req = SipRequest(method=parts[0], uri=parts[1])
+    if len(parts) != 3 or not parts[1]:
+        return req, GrammarError("Request-Line", "not Method SP Request-URI SP SIP-Version")
+    if not g.TOKEN.fullmatch(parts[0]):
+        return req, GrammarError("Request-Line", "method is not a token")
+    if parts[2].upper() != "SIP/2.0":
+        status = 505 if VERSION.fullmatch(parts[2]) else 400
+        return req, GrammarError("SIP-Version", f"{parts[2][:20]!r} not served", status)
+    return req, None
+
+
+def _header_lines(msg: SipMessage, lines: list[str]) -> None:
+    for line in lines:
         if line[:1] in (" ", "\t") and msg.headers:  # folded continuation line
             name, value = msg.headers[-1]
             msg.headers[-1] = (name, value + " " + line.strip())
             continue
         name, sep, value = line.partition(":")
-        if not sep or not TOKEN.match(name.strip()):
-            raise SipParseError(f"malformed header line: {line[:40]!r}")
-        msg.headers.append((name.strip(), value.strip()))
-    missing = [h for h in MANDATORY if msg.get(h) is None]
-    if missing:
-        raise SipParseError(f"missing header(s): {', '.join(missing)}")
-    number, _, method = (msg.get("cseq") or "").partition(" ")
-    if not number.strip().isdigit() or not method.strip():
-        raise SipParseError("malformed CSeq")
-    msg.body = _body(msg, body)
-    return msg
+        name = name.rstrip(" \t")
+        if not sep or not g.TOKEN.fullmatch(name):
+            raise GrammarError("header line", f"malformed header line: {line[:40]!r}")
+        msg.headers.append((name, value.strip()))
 
 
-def _start(line: str) -> SipRequest | SipResponse:
-    if m := REQUEST_LINE.match(line):
-        return SipRequest(method=m.group(1).upper(), uri=m.group(2))
-    if m := STATUS_LINE.match(line):
-        return SipResponse(status=int(m.group(1)), reason=m.group(2))
-    raise SipParseError(f"malformed start line: {line[:60]!r}")
+def read_headers(msg: SipMessage) -> None:
+    """Check every value for control characters and read the headers the edge uses."""
+    seen: dict[str, int] = {}
+    for name, value in msg.headers:
+        g.check_text(name, value)
+        key = canonical(name)
+        seen[key] = seen.get(key, 0) + 1
+        if key == "via":
+            msg.vias += parse_via_list(value)
+        elif key == "contact":
+            if value.strip() == "*":
+                msg.contact_star = True
+            else:
+                msg.contacts += [NameAddr.parse(v, "Contact") for v in g.split_commas(value, "Contact")]
+        elif key == "route":
+            msg.routes += [NameAddr.parse(v, "Route") for v in g.split_commas(value, "Route")]
+    for key in MANDATORY:
+        if key not in seen:
+            raise GrammarError(NAMES[key], "missing")
+    for key in SINGLE:
+        if seen.get(key, 0) > 1:
+            raise GrammarError(NAMES[key], "appears more than once")
+    msg.from_addr = NameAddr.parse(msg.get("from") or "", "From")
+    msg.to_addr = NameAddr.parse(msg.get("to") or "", "To")
+    msg.call_id = g.call_id(msg.get("call-id") or "")
+    msg.cseq_number, msg.cseq_method = g.cseq(msg.get("cseq") or "")
+    if isinstance(msg, SipRequest):
+        _read_request(msg)
+
+
+def _read_request(req: SipRequest) -> None:
+    if req.cseq_method != req.method:
+        raise GrammarError("CSeq", f"method {req.cseq_method[:20]} differs from the request's")
+    hops = req.get("max-forwards")
+    req.max_forwards = g.max_forwards(hops) if hops is not None else None
+    uri = req.request_uri = Uri.parse(req.uri, "Request-URI")
+    if uri.scheme != "sip":
+        raise GrammarError("Request-URI", f"scheme {uri.scheme[:20]!r} not served", 416)
+    if uri.headers:
+        raise GrammarError("Request-URI", "headers are not allowed in a Request-URI")
 
 
 def _body(msg: SipMessage, body: bytes) -> bytes:
     length = msg.get("content-length")
     if length is None:
         return body  # allowed over UDP: the datagram ends the body
-    if not length.strip().isdigit():
-        raise SipParseError("malformed Content-Length")
-    n = int(length)
+    n = g.content_length(length)
     if n > MAX_BODY_BYTES:
         raise SipParseError("body too large")
     if len(body) < n:
-        raise SipParseError("message cut short: body shorter than Content-Length")
+        raise GrammarError("Content-Length", "larger than the body (message cut short)")
     return body[:n]

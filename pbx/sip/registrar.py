@@ -6,10 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pbx.errors import SipParseError
 from pbx.events import EventBus
 from pbx.sip.message import SipRequest
-from pbx.sip.uri import NameAddr, Uri, parse_params
+from pbx.sip.uri import NameAddr, parse_params
 
 
 @dataclass
@@ -74,42 +73,36 @@ class Registrar:
     def register(self, req: SipRequest, user: str, transport: str,
                  source: tuple[str, int]) -> list[Binding]:
         """Apply a REGISTER from the authenticated `user`; returns the current bindings."""
-        try:
-            to_user = Uri.parse(NameAddr.parse(req.get("to") or "").uri).user
-        except SipParseError:
-            raise RegistrationError(400, "Bad To header") from None
-        if to_user != user:
+        to_uri = req.to_addr.parsed if req.to_addr else None
+        if to_uri is None or not to_uri.is_sip:
+            raise RegistrationError(416, "Unsupported URI Scheme")
+        if to_uri.user != user:
             raise RegistrationError(403, "Forbidden: To user differs from the authenticated user")
-        contacts = req.get_all("contact")
+        contacts = req.contacts
         header_expires = (req.get("expires") or "").strip()
         now = self.clock()
         cseq, _ = req.cseq
         with self._lock:
             bindings = self._bindings.setdefault(user, {})
-            if contacts == ["*"]:
-                if header_expires != "0":
+            if req.contact_star:
+                if header_expires != "0" or contacts:
                     raise RegistrationError(400, "Contact * needs Expires: 0")
                 bindings.clear()
             else:
-                for value in contacts:
-                    self._apply(bindings, user, value, header_expires, req, transport, source,
+                for addr in contacts:
+                    self._apply(bindings, user, addr, header_expires, req, transport, source,
                                 now, cseq)
             for uri in [u for u, b in bindings.items() if b.expires_at <= now]:
                 del bindings[uri]
             current = list(bindings.values())
-        if self.bus is not None and contacts:
+        if self.bus is not None and (contacts or req.contact_star):
             self.bus.publish("registration", ext=user, contacts=[b.uri for b in current])
             self.bus.publish("registrations", count=self.count())
         return current
 
-    def _apply(self, bindings: dict[str, Binding], user: str, value: str, header_expires: str,
+    def _apply(self, bindings: dict[str, Binding], user: str, addr: NameAddr, header_expires: str,
                req: SipRequest, transport: str, source: tuple[str, int], now: float,
                cseq: int) -> None:
-        addr = NameAddr.parse(value)
-        try:
-            Uri.parse(addr.uri)
-        except SipParseError:
-            raise RegistrationError(400, "Bad Contact URI") from None
         raw = addr.params.get("expires", header_expires) or str(self.default_expires)
         if not raw.isdigit():
             raise RegistrationError(400, "Bad Expires")

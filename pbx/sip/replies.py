@@ -7,8 +7,8 @@ import time
 from email.utils import formatdate
 
 from pbx.errors import SipParseError
-from pbx.sip.message import SipRequest, SipResponse
-from pbx.sip.uri import NameAddr
+from pbx.sip.grammar import CONTROL, GrammarError
+from pbx.sip.message import SipRequest, SipResponse, canonical
 
 TAG_PREFIX = "pbxe"
 SERVER = "pbx-appliance"
@@ -27,11 +27,11 @@ def response(req: SipRequest, status: int, reason: str,
              headers: list[tuple[str, str]] | None = None) -> SipResponse:
     resp = SipResponse(status=status, reason=reason)
     for hname, value in req.headers:
-        if hname.lower() in COPIED or hname.lower() in ("v", "f", "i"):
+        if canonical(hname) in COPIED:
             resp.headers.append((hname, value))
     to = req.get("to") or ""
-    if status > 100 and not NameAddr.parse(to).tag:
-        to += ";tag=" + local_tag(req.call_id, NameAddr.parse(req.get("from") or "").tag)
+    if status > 100 and not req.to_tag:
+        to += ";tag=" + local_tag(req.call_id, req.from_tag)
     resp.headers.insert(1 if resp.headers else 0, ("To", to))
     resp.headers += [("Server", SERVER), ("Date", formatdate(time.time(), usegmt=True))]
     resp.headers += headers or []
@@ -62,3 +62,25 @@ def for_unparseable(data: bytes, exc: SipParseError) -> bytes | None:
              b"Warning: 399 pbx \"" + exc.message[:80].replace('"', "'").encode() + b"\"",
              b"Content-Length: 0"]
     return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def rejection(req: SipRequest | SipResponse, exc: GrammarError) -> bytes | None:
+    """The answer to a request the grammar refused, addressed from the headers as received
+    (they may be the broken ones, so nothing here relies on their parsed form)."""
+    if not isinstance(req, SipRequest) or req.method == "ACK":
+        return None
+    if req.get("via") is None:
+        return None  # nowhere to address it (RFC 4475 insuf still gets an answer: it has a Via)
+    resp = SipResponse(status=exc.status, reason=exc.reason)
+    for hname, value in req.headers:
+        if canonical(hname) in COPIED:
+            resp.headers.append((hname, CONTROL.sub("?", value)))
+    to = req.get("to")
+    if to is not None:
+        to = CONTROL.sub("?", to)
+        if "tag=" not in to:
+            to += ";tag=" + local_tag(CONTROL.sub("?", req.get("call-id") or ""), "")
+        resp.headers.insert(1, ("To", to))
+    warning = exc.message[:100].replace('"', "'")
+    resp.headers += [("Server", SERVER), ("Warning", f'399 pbx "{CONTROL.sub("?", warning)}"')]
+    return bytes(resp)

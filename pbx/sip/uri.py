@@ -1,40 +1,24 @@
-"""Via headers, SIP URIs and name-addr values: just what a proxy and registrar need."""
+"""Via headers, URIs and name-addr values, read by the RFC 3261 grammar (pbx.sip.grammar).
+
+Parsing raises GrammarError naming the header it was asked to read; values keep their
+text so a proxy can forward what it received.
+"""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-from pbx.errors import SipParseError
+from pbx.sip import grammar as g
+from pbx.sip.grammar import GrammarError
 
-VIA = re.compile(r"^SIP\s*/\s*2\.0\s*/\s*([A-Za-z]+)\s+([^;\s]+)\s*(.*)$")
-URI = re.compile(r"^(sips?):(?:([^@;?]*)@)?([^;?]+)(.*)$", re.IGNORECASE)
+SIP_SCHEMES = ("sip", "sips")
 
 
-def parse_params(text: str) -> dict[str, str]:
-    params: dict[str, str] = {}
-    for part in text.split(";"):
-        part = part.strip()
-        if part:
-            key, _, value = part.partition("=")
-            params[key.strip().lower()] = value.strip().strip('"')
-    return params
+def parse_params(text: str, header: str = "parameters") -> dict[str, str]:
+    return g.params(text, header)
 
 
 def format_params(params: dict[str, str]) -> str:
     return "".join(f";{k}={v}" if v != "" else f";{k}" for k, v in params.items())
-
-
-def split_hostport(text: str, default_port: int | None) -> tuple[str, int | None]:
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-    else:
-        host, _, port = text.partition(":")
-    if not host:
-        raise SipParseError("empty host")
-    if port and not port.isdigit():
-        raise SipParseError(f"bad port {port!r}")
-    return host.lower(), int(port) if port else default_port
 
 
 @dataclass
@@ -43,14 +27,24 @@ class Via:
     host: str
     port: int | None
     params: dict[str, str] = field(default_factory=dict)
+    protocol: str = "SIP/2.0"
 
     @classmethod
     def parse(cls, value: str) -> "Via":
-        m = VIA.match(value.strip())
+        m = g.VIA_HEAD.fullmatch(value.strip())
         if not m:
-            raise SipParseError(f"malformed Via: {value[:60]!r}")
-        host, port = split_hostport(m.group(2), None)
-        return cls(m.group(1).upper(), host, port, parse_params(m.group(3)))
+            raise GrammarError("Via", "not protocol/version/transport sent-by")
+        host, port = g.hostport(m.group(4), "Via")
+        params = g.params(m.group(5), "Via")
+        ttl = params.get("ttl")
+        if ttl is not None and not (ttl.isdigit() and int(ttl) <= 255):
+            raise GrammarError("Via", "ttl not 0-255")
+        for key in ("received", "maddr"):
+            if key in params and not (g.ip_address(params[key]) or g.HOSTNAME.fullmatch(params[key])):
+                raise GrammarError("Via", f"bad {key}")
+        if "rport" in params and params["rport"] and not params["rport"].isdigit():
+            raise GrammarError("Via", "bad rport")
+        return cls(m.group(3).upper(), host, port, params, f"{m.group(1)}/{m.group(2)}".upper())
 
     @property
     def branch(self) -> str:
@@ -61,11 +55,16 @@ class Via:
         host = self.params.get("received") or self.host
         rport = self.params.get("rport")
         port = int(rport) if rport and rport.isdigit() else (self.port or 5060)
-        return host, port
+        return host.strip("[]"), port
 
     def __str__(self) -> str:
-        hostport = self.host + (f":{self.port}" if self.port else "")
-        return f"SIP/2.0/{self.transport} {hostport}{format_params(self.params)}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        hostport = host + (f":{self.port}" if self.port else "")
+        return f"{self.protocol}/{self.transport} {hostport}{format_params(self.params)}"
+
+
+def parse_via_list(value: str) -> list[Via]:
+    return [Via.parse(part) for part in g.split_commas(value, "Via")]
 
 
 @dataclass
@@ -75,18 +74,46 @@ class Uri:
     host: str
     port: int | None
     params: dict[str, str] = field(default_factory=dict)
+    headers: str = ""  # the ?h=v part of a SIP URI; the rest of any other scheme
+    text: str = ""
 
     @classmethod
-    def parse(cls, text: str) -> "Uri":
-        text = text.strip()
-        if text.startswith("<") and text.endswith(">"):
-            text = text[1:-1]
-        m = URI.match(text)
-        if not m:
-            raise SipParseError(f"malformed URI: {text[:60]!r}")
-        rest = m.group(4).split("?", 1)[0]
-        host, port = split_hostport(m.group(3), None)
-        return cls(m.group(1).lower(), m.group(2) or "", host, port, parse_params(rest))
+    def parse(cls, text: str, header: str = "URI") -> "Uri":
+        scheme, sep, rest = text.partition(":")
+        if not sep or not g.SCHEME.fullmatch(scheme):
+            raise GrammarError(header, "URI without a scheme")
+        scheme = scheme.lower()
+        if scheme not in SIP_SCHEMES:
+            if not g.OPAQUE.fullmatch(rest):
+                raise GrammarError(header, "malformed URI")
+            return cls(scheme, "", "", None, {}, rest, text)
+        return cls._sip(scheme, rest, header, text)
+
+    @classmethod
+    def _sip(cls, scheme: str, rest: str, header: str, text: str) -> "Uri":
+        user = ""
+        if "@" in rest:
+            userinfo, _, rest = rest.rpartition("@")
+            user, _, password = userinfo.partition(":")
+            if not g.USER.fullmatch(user) or not g.PASSWORD.fullmatch(password):
+                raise GrammarError(header, "malformed user part")
+        rest, qmark, headers = rest.partition("?")
+        if qmark and not all(_uri_header(h) for h in headers.split("&")):
+            raise GrammarError(header, "malformed URI headers")
+        hostport, _, uparams = rest.partition(";")
+        host, port = g.hostport(hostport, header)
+        params: dict[str, str] = {}
+        if _:
+            for part in uparams.split(";"):
+                name, eq, value = part.partition("=")
+                if not g.URI_PARAM.fullmatch(name) or (eq and not g.URI_PARAM.fullmatch(value)):
+                    raise GrammarError(header, "malformed URI parameter")
+                params[name.lower()] = value
+        return cls(scheme, user, host, port, params, headers if qmark else "", text)
+
+    @property
+    def is_sip(self) -> bool:
+        return self.scheme in SIP_SCHEMES
 
     @property
     def transport(self) -> str:
@@ -96,23 +123,49 @@ class Uri:
         return self.host, self.port or 5060
 
 
+def _uri_header(text: str) -> bool:
+    name, eq, value = text.partition("=")
+    return bool(eq) and bool(name) and bool(g.URI_HEADER.fullmatch(name)) and bool(g.URI_HEADER.fullmatch(value))
+
+
 @dataclass
 class NameAddr:
-    """`"Display" <sip:user@host>;tag=x` or a bare URI with parameters."""
+    """`"Display" <sip:user@host>;tag=x` or a bare addr-spec with parameters."""
 
     uri: str
     params: dict[str, str]
     display: str = ""
+    parsed: Uri | None = None
 
     @classmethod
-    def parse(cls, value: str) -> "NameAddr":
-        value = value.strip()
-        if "<" in value:
-            display, _, rest = value.partition("<")
-            uri, _, params = rest.partition(">")
-            return cls(uri.strip(), parse_params(params), display.strip().strip('"'))
-        uri, _, params = value.partition(";")
-        return cls(uri.strip(), parse_params(params))
+    def parse(cls, value: str, header: str = "address") -> "NameAddr":
+        text = value.strip()
+        if text.startswith('"'):
+            display, rest = g.quoted_string(text, header)
+            rest = rest.lstrip(" \t")
+            if not rest.startswith("<"):
+                raise GrammarError(header, "display name without <URI>")
+            return cls._bracketed(rest, display, header)
+        if "<" in text:
+            display, _, rest = text.partition("<")
+            words = display.split()
+            if not all(g.TOKEN.fullmatch(w) for w in words):
+                raise GrammarError(header, "display name must be tokens or quoted")
+            return cls._bracketed("<" + rest, " ".join(words), header)
+        uri, _, params = text.partition(";")
+        uri = uri.rstrip(" \t")
+        if any(c in uri for c in "?, \t>"):
+            raise GrammarError(header, "URI with ? or , must be in <>")
+        return cls(uri, g.params(";" + params, header) if _ else {}, "", Uri.parse(uri, header))
+
+    @classmethod
+    def _bracketed(cls, text: str, display: str, header: str) -> "NameAddr":
+        uri, sep, rest = text[1:].partition(">")
+        if not sep:
+            raise GrammarError(header, "unclosed <")
+        if uri != uri.strip() or not uri:
+            raise GrammarError(header, "space inside <>")
+        return cls(uri, g.params(rest, header), display, Uri.parse(uri, header))
 
     @property
     def tag(self) -> str:
