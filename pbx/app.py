@@ -14,12 +14,14 @@ from pbx import systemd
 from pbx.calls.b2bua import B2bua
 from pbx.config import RunConfig
 from pbx.core import Core
+from pbx.errors import ConfigError
 from pbx.events import EventBus
 from pbx.leds import LedController
 from pbx.media.engine import MediaEngine
 from pbx.services import STOPPED, Services, open_services
 from pbx.sip.edge import SipEdge
-from pbx.store.settings import Settings
+from pbx.sip.guard import Guard
+from pbx.store.settings import ON, Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,15 @@ def _secret_key(data_dir: Path) -> bytes:
         with os.fdopen(fd, "wb") as fh:
             fh.write(secrets.token_bytes(32))
     return path.read_bytes()
+
+
+def _guard(settings: Settings) -> Guard:
+    """The edge's ban rules from the owner's settings (pbx config set ...)."""
+    try:
+        return Guard(ban_scanners=str(settings.get("sip_ban_scanners", "on")).lower() in ON,
+                     allow=str(settings.get("sip_allow_networks", "")))
+    except ValueError as exc:
+        raise ConfigError("settings", "sip_allow_networks", str(exc)) from None
 
 
 def _loopback_for(host: str) -> str:
@@ -61,6 +72,7 @@ class Appliance:
         realm = settings.get("sip_realm", "pbx")
         algorithms = tuple(a.strip().upper() for a in
                            str(settings.get("sip_digest_algorithms", "MD5")).split(","))
+        guard = _guard(settings)
         settings.close()
         services = self.services = open_services(cfg.data_dir, realm)
         self.first_password = services.admin.ensure_admin()
@@ -76,7 +88,7 @@ class Appliance:
 
         self.edge = SipEdge(sip_host, sip_port, core_addr=("127.0.0.1", self.engine.sip_port),
                             credentials=services.extensions, realm=realm, bus=self.bus,
-                            digest_algorithms=algorithms)
+                            digest_algorithms=algorithms, guard=guard)
         self.edge.start()
         self.b2bua = B2bua(self.core, services.extensions, self.edge.registrar, services.journal,
                            self.bus, edge_addr=(edge_host, self.edge.port),
@@ -88,6 +100,7 @@ class Appliance:
         services.send_sms = self.trunks.send_sms
         services.ussd = self.trunks.ussd
         services.registrations = self.edge.registrar.snapshot
+        services.bans, services.clear_bans = guard.bans, guard.clear
         services.active_calls = self.active_calls
         services.status = self.status
         self._start_web(services)

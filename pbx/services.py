@@ -38,6 +38,8 @@ class Services:
     send_sms: Callable[..., Any] = field(default=_not_running)  # (to, text, trunk): the daemon sends
     ussd: Callable[..., Any] = field(default=_not_running)  # (trunk, code): the daemon asks
     simulators: dict[str, Any] = field(default_factory=dict)  # development mode: name -> SimModem
+    bans: Callable[[], list[dict]] = field(default=_none)  # sources the SIP edge has banned
+    clear_bans: Callable[[str | None], int] = field(default=_not_running)  # (address or None): lifted
 
     def trunk_views(self) -> list[dict]:
         """Each configured trunk with its line's live state ("stopped" without a daemon)."""

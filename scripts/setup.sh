@@ -24,7 +24,8 @@ if [ "${1:-}" = "--test" ]; then
   # sip-tester is SIPp; baresip is the softphone; chromium drives the web admin;
   # espeak-ng and sox make speech for the DTMF talk-off corpus; alsa-utils (arecord,
   # aplay) carries a SIM800's voice through a USB sound card, on the device too.
-  apt_install sip-tester baresip chromium chromium-driver espeak-ng sox alsa-utils
+  # sipvicious (svwar) is the scanner the edge must ban.
+  apt_install sip-tester baresip sipvicious chromium chromium-driver espeak-ng sox alsa-utils
   exit 0
 fi
 

@@ -60,6 +60,24 @@ def list_registrations():  # type: ignore[no-untyped-def]
     return jsonify(services().registrations())
 
 
+@bp.get("/bans")
+def list_bans():  # type: ignore[no-untyped-def]
+    return jsonify(services().bans())
+
+
+@bp.delete("/bans")
+def clear_bans():  # type: ignore[no-untyped-def]
+    return jsonify({"lifted": services().clear_bans(None)})
+
+
+@bp.delete("/bans/<address>")
+def clear_ban(address: str):  # type: ignore[no-untyped-def]
+    lifted = services().clear_bans(address)
+    if not lifted:
+        raise NotFound(f"{address} is not banned")
+    return jsonify({"lifted": lifted})
+
+
 @bp.get("/status")
 def status():  # type: ignore[no-untyped-def]
     """Counters of the edge and the core, for monitoring."""

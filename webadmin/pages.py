@@ -78,7 +78,19 @@ def dashboard():  # type: ignore[no-untyped-def]
         calls = []
     lines = svc.trunk_views()
     return render_template("dashboard.html", registrations=svc.registrations(), calls=calls,
-                           today=svc.journal.summary(midnight), lines=lines)
+                           today=svc.journal.summary(midnight), lines=lines, bans=svc.bans())
+
+
+@bp.post("/bans/lift")
+@login_required
+def lift_ban():  # type: ignore[no-untyped-def]
+    address = request.form.get("address") or None
+    try:
+        lifted = services().clear_bans(address)
+        flash(f"{lifted} ban(s) lifted.")
+    except PbxError as exc:
+        flash(exc.message)
+    return redirect(url_for("pages.dashboard"))
 
 
 @bp.route("/extensions", methods=["GET", "POST"])

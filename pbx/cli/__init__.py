@@ -9,7 +9,8 @@ import sys
 from pbx.errors import PbxError
 
 # Modules that add sub-commands; each has register(subparsers) and sets args.func.
-COMMAND_MODULES = ["pbx.cli.run_cmd", "pbx.cli.admin_cmds", "pbx.cli.line_cmds", "pbx.cli.sim_cmds"]
+COMMAND_MODULES = ["pbx.cli.run_cmd", "pbx.cli.admin_cmds", "pbx.cli.line_cmds", "pbx.cli.sim_cmds",
+                   "pbx.cli.ban_cmds"]
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:

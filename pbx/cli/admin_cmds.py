@@ -10,7 +10,8 @@ from pathlib import Path
 from pbx.cli import add_data_option
 from pbx.errors import ValidationError
 from pbx.services import Services, open_services
-from pbx.store.settings import Settings
+from pbx.sip.guard import parse_networks
+from pbx.store.settings import SWITCHES, Settings
 
 
 def services_for(args: argparse.Namespace) -> Services:
@@ -89,12 +90,25 @@ def calls(args: argparse.Namespace) -> int:
 SETTINGS = {
     "sip_realm": "digest realm (changing it needs every SIP password again)",
     "sip_digest_algorithms": "challenged digest algorithms, e.g. MD5 or SHA-256,MD5",
+    "sip_ban_scanners": "on|off: ban known scanner User-Agents and sources that never log in (on)",
+    "sip_allow_networks": "networks never banned as scanners, e.g. 192.168.1.0/24,10.0.0.5 (none)",
 }
+
+
+def check_setting(key: str, value: str) -> None:
+    if key == "sip_ban_scanners" and value.lower() not in SWITCHES:
+        raise ValidationError("sip_ban_scanners is on or off")
+    if key == "sip_allow_networks":
+        try:
+            parse_networks(value)
+        except ValueError as exc:
+            raise ValidationError(f"sip_allow_networks: {exc}") from None
 
 
 def config_set(args: argparse.Namespace) -> int:
     if args.key not in SETTINGS:
         raise ValidationError(f"unknown setting {args.key}; known: {', '.join(SETTINGS)}")
+    check_setting(args.key, args.value)
     settings = Settings(Path(args.data))
     settings.set(args.key, args.value)
     print(f"{args.key} = {args.value} (restart the daemon to apply)")

@@ -150,6 +150,9 @@ class SipEdge:
             return self._relay_response(msg)
         if from_core:
             return self._relay_request(msg, src, to_core=False)
+        if self.guard.user_agent(src.host, msg.get("user-agent") or ""):
+            self.stats["scanner_bans"] += 1
+            return  # a scanner learns nothing, not even that something answers here
         cached = self._replies.get(self._request_key(msg, src))
         if cached is not None and time.monotonic() - cached[0] < RETRANSMIT_WINDOW:
             self.stats["retransmissions"] += 1
@@ -187,11 +190,14 @@ class SipEdge:
         header = req.get("proxy-authorization" if proxy else "authorization")
         result = self.auth.verify(header, req.method)
         if result.verdict is Verdict.OK:
+            self.guard.succeeded(src.host)
             return result.user
         if result.verdict is Verdict.FAILED:
             self.stats["auth_failures"] += 1
             if self.guard.failed(src.host):
-                log.warning("SIP edge: %s banned after repeated failed logins", src.host)
+                self.stats["password_bans"] += 1
+        if self.guard.challenged(src.host):
+            self.stats["scanner_bans"] += 1
         self.stats["auth_challenges"] += 1
         name = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
         status, reason = (407, "Proxy Authentication Required") if proxy else (401, "Unauthorized")

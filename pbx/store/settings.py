@@ -8,6 +8,9 @@ from tinydb import Query
 
 from pbx.store.atomic import open_documents
 
+ON = ("on", "true", "yes", "1")
+SWITCHES = ON + ("off", "false", "no", "0")
+
 
 class Settings:
     def __init__(self, data_dir: Path) -> None:

@@ -22,14 +22,14 @@ def digest(challenge: str, user: str, password: str, method: str, uri: str,
 
 
 class Phone:
-    def __init__(self, edge_port: int, transport: str = "UDP") -> None:
+    def __init__(self, edge_port: int, transport: str = "UDP", source: str = "127.0.0.1") -> None:
         self.transport = transport
         self.edge = ("127.0.0.1", edge_port)
         kind = socket.SOCK_DGRAM if transport == "UDP" else socket.SOCK_STREAM
         self.sock = socket.socket(socket.AF_INET, kind)
         self.sock.settimeout(3)
         if transport == "UDP":
-            self.sock.bind(("127.0.0.1", 0))
+            self.sock.bind((source, 0))
         else:
             self.sock.connect(self.edge)
         self.port = self.sock.getsockname()[1]

@@ -123,3 +123,43 @@ def test_trunks_and_sms_over_rest(setup) -> None:
     resp = client.post("/api/v1/sms", headers=auth, json={"to": "+79161234567", "text": "hi"})
     assert resp.status_code == 503 and "not running" in resp.get_json()["message"]
     assert client.get("/api/v1/sms", headers=auth).get_json() == []
+
+
+def test_security_headers_and_a_secure_session_cookie_over_https(setup) -> None:
+    app, _, password = setup
+    for path in ("/login", "/api/v1/extensions"):
+        resp = app.test_client().get(path)
+        assert resp.headers["X-Frame-Options"] == "DENY"
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Referrer-Policy"] == "same-origin"
+
+    def session_cookie(base: str) -> str:
+        client = app.test_client()
+        token = csrf(client, f"{base}/login")
+        resp = client.post(f"{base}/login", data={"user": "admin", "password": password, "csrf_token": token},
+                           headers={"Referer": f"{base}/login"})  # same-origin: sent by the browser
+        assert resp.status_code == 302
+        return next(v for k, v in resp.headers.items() if k == "Set-Cookie" and v.startswith("session="))
+    assert "; Secure" in session_cookie("https://localhost") and "; HttpOnly" in session_cookie("https://localhost")
+    assert "; Secure" not in session_cookie("http://localhost")  # plain HTTP in development
+
+
+def test_bans_on_the_dashboard_and_lifted_from_it(setup) -> None:
+    app, services, password = setup
+    bans = [{"address": "192.0.2.66", "reason": "scanner User-Agent 'friendly-scanner'",
+             "since": 1_700_000_000.0, "expires_in": 590}]
+    lifted: list[str | None] = []
+    services.bans = lambda: list(bans)
+    services.clear_bans = lambda address: (lifted.append(address), bans.clear(), 1)[2]
+    client = app.test_client()
+    login(client, password)
+    token = csrf(client, "/password")
+    client.post("/password", data={"new": "Owner-chosen-pass", "again": "Owner-chosen-pass", "csrf_token": token})
+    page = client.get("/").get_data(as_text=True)
+    assert "192.0.2.66" in page and "friendly-scanner" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert client.post("/bans/lift", data={"address": "192.0.2.66"}).status_code == 400  # no CSRF token
+    resp = client.post("/bans/lift", data={"address": "192.0.2.66", "csrf_token": token})
+    assert resp.status_code == 302 and lifted == ["192.0.2.66"]
+    assert "No source is banned" in client.get("/").get_data(as_text=True)
