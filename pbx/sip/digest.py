@@ -15,10 +15,12 @@ import secrets
 import struct
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Protocol
 
+MAX_NONCES = 200_000  # nonces in use at once (a phone keeps one per registration)
 ALGORITHMS = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}
 PARAM = re.compile(r'([A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]+)')
 
@@ -65,9 +67,11 @@ class DigestAuth:
         self.algorithms = algorithms
         self.accepted = set(algorithms) | {"SHA-256"}
         self._secret = secrets.token_bytes(32)
-        self._counts: dict[str, tuple[int, float]] = {}
+        # Last nonce count per nonce, oldest first use first: expiry pops from the front,
+        # O(1) per request, and a flood of fresh nonces cannot grow it past MAX_NONCES.
+        self._counts: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        self._forgotten_upto = 0.0  # nonces issued before this lost their count to the size cap
         self._lock = threading.Lock()
-        self._last_sweep = clock()
 
     # ---- challenges -------------------------------------------------------------------
     def make_nonce(self) -> str:
@@ -120,23 +124,27 @@ class DigestAuth:
             return AuthResult(Verdict.FAILED, user)
         if age > self.nonce_ttl:
             return AuthResult(Verdict.STALE, user)
-        if not self._count_ok(p["nonce"], p["nc"]):
+        if not self._count_ok(p["nonce"], p["nc"], issued=self.clock() - age):
             return AuthResult(Verdict.FAILED, user)
         return AuthResult(Verdict.OK, user)
 
-    def _count_ok(self, nonce: str, nc_hex: str) -> bool:
+    def _count_ok(self, nonce: str, nc_hex: str, issued: float) -> bool:
         try:
             nc = int(nc_hex, 16)
         except ValueError:
             return False
         now = self.clock()
         with self._lock:
-            last, _ = self._counts.get(nonce, (0, now))
+            known = self._counts.get(nonce)
+            if known is None and issued <= self._forgotten_upto:
+                return False  # its count was dropped: it may be a replay, challenge again
+            last, first_use = known or (0, now)
             if nc <= last:
                 return False  # replayed or reordered: a fresh challenge sorts out honest clients
-            self._counts[nonce] = (nc, now)
-            if now - self._last_sweep > 30:  # forget counts of nonces that have expired
-                cutoff = now - self.nonce_ttl - 60
-                self._counts = {k: v for k, v in self._counts.items() if v[1] > cutoff}
-                self._last_sweep = now
+            self._counts[nonce] = (nc, first_use)
+            cutoff = now - self.nonce_ttl - 60  # a nonce older than this is refused as stale anyway
+            while self._counts and len(self._counts) > MAX_NONCES:
+                self._forgotten_upto = max(self._forgotten_upto, self._counts.popitem(last=False)[1][1])
+            while self._counts and next(iter(self._counts.values()))[1] < cutoff:
+                self._counts.popitem(last=False)
         return True

@@ -30,6 +30,7 @@ URI_PARAM = re.compile(f"(?:[{UNRESERVED}\\[\\]/:&+$]|{ESCAPED})+")
 URI_HEADER = re.compile(f"(?:[{UNRESERVED}\\[\\]/?:+$]|{ESCAPED})*")
 OPAQUE = re.compile(f"(?:[{UNRESERVED};/?:@&=+$,\\[\\]]|{ESCAPED})+")
 GEN_VALUE = re.compile(f"[{TOKEN_CHARS}:\\[\\]]+")  # token / host (IPv6 references too)
+SIMPLE_PARAMS = re.compile(f"(?:;[{TOKEN_CHARS}]+(?:=[{TOKEN_CHARS}:\\[\\]]+)?)*")
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 VIA_HEAD = re.compile(f"([{TOKEN_CHARS}]+)[ \\t]*/[ \\t]*([{TOKEN_CHARS}]+)[ \\t]*/[ \\t]*"
                       f"([{TOKEN_CHARS}]+)[ \\t]+([^;\\s]+)[ \\t]*(.*)", re.DOTALL)
@@ -78,7 +79,12 @@ def check_text(header: str, value: str) -> None:
 
 def split_commas(value: str, header: str) -> list[str]:
     """Elements of a comma list (outside quotes and <>); an empty element is an error."""
-    parts: list[str] = []
+    if '"' not in value and "<" not in value:  # the common case: no comma can hide
+        parts = [p.strip() for p in value.split(",")]
+        if not all(parts):
+            raise GrammarError(header, "empty list element")
+        return parts
+    parts = []
     depth, quoted, escaped, start = 0, False, False, 0
     for i, ch in enumerate(value):
         if escaped:
@@ -128,6 +134,11 @@ def params(text: str, header: str) -> dict[str, str]:
     """`*( SEMI generic-param )` with LWS around ; and =. Empty parameters are errors."""
     out: dict[str, str] = {}
     rest = text.strip()
+    if SIMPLE_PARAMS.fullmatch(rest):  # no quotes, no spaces: what phones send
+        for part in rest[1:].split(";") if rest else ():
+            name, _, value = part.partition("=")
+            out[name.lower()] = value
+        return out
     while rest:
         if rest[0] != ";":
             raise GrammarError(header, f"unexpected {rest[:20]!r}")

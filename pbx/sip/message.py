@@ -36,6 +36,8 @@ def canonical(name: str) -> str:
 
 def split_list(value: str) -> list[str]:
     """Split a comma-separated header value, ignoring commas inside quotes or <>."""
+    if '"' not in value and "<" not in value:
+        return [p for p in (part.strip() for part in value.split(",")) if p]
     parts, depth, quoted, start = [], 0, False, 0
     for i, ch in enumerate(value):
         if ch == '"' and (i == 0 or value[i - 1] != "\\"):

@@ -1,6 +1,7 @@
 """Responses the edge writes itself (401/407, 200 to REGISTER and OPTIONS, 400, ...)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -18,6 +19,11 @@ COPIED = ("via", "from", "call-id", "cseq")
 LINE = re.compile(rb"^(via|v|from|f|to|t|call-id|i|cseq)[ \t]*:(.*)$", re.IGNORECASE | re.MULTILINE)
 
 
+@functools.lru_cache(maxsize=4)
+def http_date(second: int) -> str:
+    return formatdate(second, usegmt=True)
+
+
 def local_tag(call_id: str, from_tag: str) -> str:
     """Deterministic, so a retransmitted request gets the same To tag back."""
     return TAG_PREFIX + hashlib.sha1(f"{call_id}|{from_tag}".encode()).hexdigest()[:10]
@@ -33,7 +39,7 @@ def response(req: SipRequest, status: int, reason: str,
     if status > 100 and not req.to_tag:
         to += ";tag=" + local_tag(req.call_id, req.from_tag)
     resp.headers.insert(1 if resp.headers else 0, ("To", to))
-    resp.headers += [("Server", SERVER), ("Date", formatdate(time.time(), usegmt=True))]
+    resp.headers += [("Server", SERVER), ("Date", http_date(int(time.time())))]
     resp.headers += headers or []
     return resp
 

@@ -91,3 +91,20 @@ def test_nonce_count_must_increase(auth: DigestAuth) -> None:
 def test_challenge_does_not_depend_on_the_user(auth: DigestAuth) -> None:
     strip = lambda c: re.sub(r'nonce="[^"]+"', "", c)  # noqa: E731
     assert strip(auth.challenges()[0]) == strip(auth.challenges()[0])
+
+
+def test_nonce_counts_are_bounded_and_a_forgotten_nonce_is_never_replayed(monkeypatch) -> None:
+    import pbx.sip.digest as digest_module
+    monkeypatch.setattr(digest_module, "MAX_NONCES", 3)
+    clock = Clock()
+    auth = DigestAuth("pbx", Creds({"101": "amber-Falcon-42"}), clock=clock)
+    answers = []
+    for _ in range(5):
+        challenge = auth.challenges()[0]
+        clock.now += 1
+        answers.append(answer(challenge, "101", "amber-Falcon-42"))
+        assert auth.verify(answers[-1], "REGISTER").verdict is Verdict.OK
+    assert len(auth._counts) == 3
+    # The first two nonces' counts were dropped for the cap: their replays are refused.
+    assert auth.verify(answers[0], "REGISTER").verdict is Verdict.FAILED
+    assert auth.verify(answers[4], "REGISTER").verdict is Verdict.FAILED  # remembered: nc not higher
