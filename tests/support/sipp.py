@@ -74,6 +74,14 @@ def parse_counts(text: str) -> tuple[int, int]:
     return (int(ok[-1]) if ok else 0, int(bad[-1]) if bad else 0)
 
 
+def elapsed_s(text: str) -> float | None:
+    """Seconds from SIPp's start to the end of its run, from its last statistics screen (its
+    own cumulative "Elapsed Time" is unreliable in Debian's build); None if not printed."""
+    start = re.findall(r"Start Time\s*\|[^|]*?(\d+\.\d+)\s*$", text, re.M)
+    now = re.findall(r"Current Time\s*\|[^|]*?(\d+\.\d+)\s*$", text, re.M)
+    return float(now[-1]) - float(start[-1]) if start and now else None
+
+
 def run(args: list[str], cwd: Path, timeout: float = 120) -> SippResult:
     proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     ok, bad = parse_counts(proc.stdout)
