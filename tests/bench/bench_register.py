@@ -27,7 +27,7 @@ from pbx.store.extensions import ExtensionStore  # noqa: E402
 from tests.support import kamailio, sipp  # noqa: E402
 from tests.support.daemon import Daemon, free_port  # noqa: E402
 
-RATES = "1000,2000,3000,4000,6000,8000,12000"
+RATES = "1000,1500,2000,3000,4000,6000,8000,12000"
 SUSTAINED = 0.9  # share of the offered rate that must be achieved, with 0 failures
 
 

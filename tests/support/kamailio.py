@@ -20,9 +20,11 @@ from tests.support.daemon import free_port
 MODULES = ["tm", "sl", "rr", "maxfwd", "textops", "siputils", "xlog", "sanity", "pv",
            "db_text", "usrloc", "registrar", "auth", "auth_db"]
 
-# The route mirrors what the edge does for a REGISTER: challenge (qop=auth, nonce counts
-# checked against replays as the edge does), the To user must be the authenticated one,
-# then the binding is saved in memory (usrloc db_mode 0, as the edge's registrar).
+# The route mirrors what the edge does for a REGISTER: challenge (qop=auth, nonces valid
+# 300 s), the To user must be the authenticated one, then the binding is saved in memory
+# (usrloc db_mode 0, as the edge's registrar). Unlike the edge, nonce counts are not
+# tracked: with auth's nonce_count on, Kamailio 5.6 with 2 workers refused a few honest
+# first uses of a nonce (401) from about 8000/s, failures of its own that hide its rate.
 CONFIG = """#!KAMAILIO
 debug=1
 log_stderror=yes
@@ -36,7 +38,6 @@ listen=udp:127.0.0.1:{port}
 {loads}
 
 modparam("usrloc", "db_mode", 0)
-modparam("auth", "nonce_count", 1)
 modparam("auth", "nonce_expire", 300)
 modparam("auth_db", "db_url", "text://{db}")
 modparam("auth_db", "calculate_ha1", 0)
