@@ -48,16 +48,19 @@ def scenario_file(name: str, workdir: Path, params: dict[str, str], flags: set[s
         out.append(line)
     text = "".join(out)
     path = workdir / f"{Path(name).stem}-{hashlib.sha1(text.encode()).hexdigest()[:8]}.xml"
-    path.write_text(text)
+    if not path.exists():  # named by its content; rewriting it under a running SIPp breaks it
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
     return path
 
 
 def sipp_args(scenario: str, target: str, *, csv: Path, local_port: int, calls: int = 1,
               service: str = "", rate: float | None = None, params: dict[str, str] | None = None,
               flags: set[str] | None = None, extra: list[str] | None = None,
-              timeout_s: int = 60) -> list[str]:
+              timeout_s: int = 60, local_ip: str = "127.0.0.1") -> list[str]:
     path = scenario_file(scenario, csv.parent, params or {}, flags or set())
-    args = ["sipp", target, "-sf", str(path), "-inf", str(csv), "-i", "127.0.0.1",
+    args = ["sipp", target, "-sf", str(path), "-inf", str(csv), "-i", local_ip,
             "-p", str(local_port), "-m", str(calls), "-nostdin",
             "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_stat", "-trace_err",
             "-max_recv_loops", "10000"]
