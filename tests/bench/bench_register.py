@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,7 +114,8 @@ def report(results: dict[str, list[Step]], rates: list[int]) -> None:
               f"best achieved {ratio(e_clean, k_clean)}", flush=True)
 
 
-def start_peers(peers: list[str], work: Path, users: list[tuple[str, str]], stack) -> dict[str, str]:
+def start_peers(peers: list[str], work: Path, users: list[tuple[str, str]],
+                stack: ExitStack) -> dict[str, str]:
     """Start each peer; `stack` stops them all however the bench ends."""
     targets = {}
     if "edge" in peers:
@@ -133,8 +135,6 @@ def start_peers(peers: list[str], work: Path, users: list[tuple[str, str]], stac
 
 
 def main() -> int:
-    from contextlib import ExitStack
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--rates", default=RATES)
     parser.add_argument("--seconds", type=float, default=3.0, help="offered for this long per rate")

@@ -48,7 +48,7 @@ class FakeUdp:
 def register(user: str, host: str, n: int, cseq: int, auth: str = "") -> bytes:
     """The request SIPp's call_register.xml sends."""
     port = PHONE[1]
-    lines = [f"REGISTER sip:127.0.0.1:5060 SIP/2.0",
+    lines = ["REGISTER sip:127.0.0.1:5060 SIP/2.0",
              f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK-bench-{n}-{cseq};rport",
              f"From: <sip:{user}@127.0.0.1>;tag=benchTag{n}", f"To: <sip:{user}@127.0.0.1>",
              f"Call-ID: {n}-bench@127.0.0.1", f"CSeq: {cseq} REGISTER",

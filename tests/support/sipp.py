@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ class SippResult:
                 f"{self.stderr[-3000:]}\n{self.stdout[-3000:]}")
 
 
-def users_csv(path: Path, users: list[tuple[str, ...]], mode: str = "SEQUENTIAL") -> Path:
+def users_csv(path: Path, users: Sequence[tuple[str, ...]], mode: str = "SEQUENTIAL") -> Path:
     """One line per call: user;password;[authentication ...];number to call (optional)."""
     lines = [mode] + [f"{u[0]};{u[1]};[authentication username={u[0]} password={u[1]}];"
                       f"{u[2] if len(u) > 2 else ''}" for u in users]
