@@ -12,9 +12,9 @@ least 500 registrations per second, none failed.
 The load comes from several SIPp instances, each from its own loopback address with its
 own share of the users: phones on a LAN have addresses of their own, and the edge's guard
 allows one address 3000 requests/s (1500 registrations/s, after a burst of 6000
-requests), so a single SIPp measures that limit rather than the edge in a long enough
-run (--sources 1 --seconds 10 shows it). Two sources lift it above what the edge does
-on this machine without adding SIPp processes that starve the peers of CPU.
+requests), a ceiling a single SIPp would hit as soon as the edge gets faster than that.
+Two sources lift it to 3000 registrations/s without adding SIPp processes that starve
+the peers of CPU on a small machine.
 
     python tests/bench/bench_register.py [--rates 1000,2000,...] [--seconds 3]
         [--users 1000] [--sources 2] [--peers edge,kamailio]
