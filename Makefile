@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup test-deps bench lint clean-cache
+.PHONY: run test setup test-deps bench-deps bench lint clean-cache
 
 run: setup
 	$(VENV)/bin/pbx run
@@ -16,8 +16,11 @@ setup:
 test-deps:
 	@scripts/setup.sh --test
 
+bench-deps:
+	@scripts/setup.sh --bench
+
 # Benchmarks are run on purpose, never in `make test`; each prints its figures.
-bench: setup test-deps
+bench: setup bench-deps
 	$(PY) tests/bench/run_all.py
 
 lint: setup

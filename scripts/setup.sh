@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh Debian machine for the appliance: a venv with the project installed and
-# the project-built pjsua2 wheel. With --test, also the real tools the tests drive.
+# the project-built pjsua2 wheel. With --test, also the real tools the tests drive;
+# with --bench, those and the peers the benchmarks compare against (Kamailio).
 # Idempotent and quick when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,14 +21,32 @@ apt_install() {
   }
 }
 
-if [ "${1:-}" = "--test" ]; then
-  # sip-tester is SIPp; baresip is the softphone; chromium drives the web admin;
-  # espeak-ng and sox make speech for the DTMF talk-off corpus; alsa-utils (arecord,
-  # aplay) carries a SIM800's voice through a USB sound card, on the device too.
-  # sipvicious (svwar) is the scanner the edge must ban.
-  apt_install sip-tester baresip sipvicious chromium chromium-driver espeak-ng sox alsa-utils
-  exit 0
-fi
+# Kamailio is the peer the REGISTER bench measures the edge against. Its package would
+# start a system-wide service on install: deny that with a policy-rc.d while apt runs
+# (unless the machine has one already, as containers do) and, under systemd, keep it
+# disabled; the bench starts its own Kamailio on loopback.
+install_kamailio() {
+  dpkg -s kamailio >/dev/null 2>&1 && return 0
+  local policy=/usr/sbin/policy-rc.d added="" rc=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && added=1
+  fi
+  apt_install kamailio || rc=$?
+  [ -n "$added" ] && rm -f "$policy"
+  if [ -d /run/systemd/system ]; then systemctl disable --now kamailio >/dev/null 2>&1 || true; fi
+  return "$rc"
+}
+
+# sip-tester is SIPp; baresip is the softphone; chromium drives the web admin;
+# espeak-ng and sox make speech for the DTMF talk-off corpus; alsa-utils (arecord,
+# aplay) carries a SIM800's voice through a USB sound card, on the device too;
+# sipvicious (svwar) is the scanner the edge must ban.
+test_tools=(sip-tester baresip sipvicious chromium chromium-driver espeak-ng sox alsa-utils)
+
+case "${1:-}" in
+  --test) apt_install "${test_tools[@]}"; exit 0 ;;
+  --bench) apt_install "${test_tools[@]}"; install_kamailio; exit 0 ;;
+esac
 
 if [ ! -x "$venv/bin/python" ]; then
   echo "==> setup: creating $venv" >&2

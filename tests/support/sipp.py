@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ class SippResult:
                 f"{self.stderr[-3000:]}\n{self.stdout[-3000:]}")
 
 
-def users_csv(path: Path, users: list[tuple[str, ...]], mode: str = "SEQUENTIAL") -> Path:
+def users_csv(path: Path, users: Sequence[tuple[str, ...]], mode: str = "SEQUENTIAL") -> Path:
     """One line per call: user;password;[authentication ...];number to call (optional)."""
     lines = [mode] + [f"{u[0]};{u[1]};[authentication username={u[0]} password={u[1]}];"
                       f"{u[2] if len(u) > 2 else ''}" for u in users]
@@ -48,16 +49,19 @@ def scenario_file(name: str, workdir: Path, params: dict[str, str], flags: set[s
         out.append(line)
     text = "".join(out)
     path = workdir / f"{Path(name).stem}-{hashlib.sha1(text.encode()).hexdigest()[:8]}.xml"
-    path.write_text(text)
+    if not path.exists():  # named by its content; rewriting it under a running SIPp breaks it
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
     return path
 
 
 def sipp_args(scenario: str, target: str, *, csv: Path, local_port: int, calls: int = 1,
               service: str = "", rate: float | None = None, params: dict[str, str] | None = None,
               flags: set[str] | None = None, extra: list[str] | None = None,
-              timeout_s: int = 60) -> list[str]:
+              timeout_s: int = 60, local_ip: str = "127.0.0.1") -> list[str]:
     path = scenario_file(scenario, csv.parent, params or {}, flags or set())
-    args = ["sipp", target, "-sf", str(path), "-inf", str(csv), "-i", "127.0.0.1",
+    args = ["sipp", target, "-sf", str(path), "-inf", str(csv), "-i", local_ip,
             "-p", str(local_port), "-m", str(calls), "-nostdin",
             "-timeout", f"{timeout_s}s", "-timeout_error", "-trace_stat", "-trace_err",
             "-max_recv_loops", "10000"]
@@ -72,6 +76,14 @@ def parse_counts(text: str) -> tuple[int, int]:
     ok = re.findall(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", text)
     bad = re.findall(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", text)
     return (int(ok[-1]) if ok else 0, int(bad[-1]) if bad else 0)
+
+
+def elapsed_s(text: str) -> float | None:
+    """Seconds from SIPp's start to the end of its run, from its last statistics screen (its
+    own cumulative "Elapsed Time" is unreliable in Debian's build); None if not printed."""
+    start = re.findall(r"Start Time\s*\|[^|]*?(\d+\.\d+)\s*$", text, re.M)
+    now = re.findall(r"Current Time\s*\|[^|]*?(\d+\.\d+)\s*$", text, re.M)
+    return float(now[-1]) - float(start[-1]) if start and now else None
 
 
 def run(args: list[str], cwd: Path, timeout: float = 120) -> SippResult:
