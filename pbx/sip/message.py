@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pbx.errors import SipParseError
 from pbx.sip import grammar as g
 from pbx.sip.grammar import GrammarError
-from pbx.sip.uri import NameAddr, Uri, Via, parse_via_list
+from pbx.sip.uri import NameAddr, Uri, Via, name_addr, parse_via_list, request_uri
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
@@ -69,9 +69,13 @@ class SipMessage:
     contacts: list[NameAddr] = field(default_factory=list)
     contact_star: bool = False
     routes: list[NameAddr] = field(default_factory=list)
+    # First value of each header by canonical name: built by parse(), kept by every edit.
+    index: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     def get(self, name: str) -> str | None:
         key = canonical(name)
+        if self.index is not None:
+            return self.index.get(key)
         for hname, value in self.headers:
             if canonical(hname) == key:
                 return value
@@ -86,9 +90,20 @@ class SipMessage:
                 out.extend(split_list(value))
         return out
 
+    def _touch(self, key: str) -> None:
+        """Keep the index true after an edit of one header."""
+        if self.index is not None:
+            self.index.pop(key, None)
+            for hname, value in self.headers:
+                if canonical(hname) == key:
+                    self.index[key] = value
+                    break
+
     def remove(self, name: str) -> None:
         key = canonical(name)
         self.headers = [(h, v) for h, v in self.headers if canonical(h) != key]
+        if self.index is not None:
+            self.index.pop(key, None)
 
     def set(self, name: str, value: str) -> None:
         """Replace every line of the header with one, keeping the first one's place."""
@@ -104,10 +119,14 @@ class SipMessage:
         if not done:
             out.append((name, value))
         self.headers = out
+        if self.index is not None:
+            self.index[key] = value
 
     def prepend(self, name: str, value: str) -> None:
         """Insert a header line before every other line of the same name (or first)."""
         key = canonical(name)
+        if self.index is not None:
+            self.index[key] = value
         for i, (hname, _) in enumerate(self.headers):
             if canonical(hname) == key:
                 self.headers.insert(i, (name, value))
@@ -124,6 +143,7 @@ class SipMessage:
                     del self.headers[i]
                 else:
                     self.headers[i] = (hname, ", ".join(values[1:]))
+                self._touch(key)
                 return values[0] if values else None
         return None
 
@@ -264,27 +284,30 @@ def _header_lines(msg: SipMessage, lines: list[str]) -> None:
 def read_headers(msg: SipMessage) -> None:
     """Check every value for control characters and read the headers the edge uses."""
     seen: dict[str, int] = {}
+    index: dict[str, str] = {}
     for name, value in msg.headers:
         g.check_text(name, value)
         key = canonical(name)
         seen[key] = seen.get(key, 0) + 1
+        index.setdefault(key, value)
         if key == "via":
             msg.vias += parse_via_list(value)
         elif key == "contact":
             if value.strip() == "*":
                 msg.contact_star = True
             else:
-                msg.contacts += [NameAddr.parse(v, "Contact") for v in g.split_commas(value, "Contact")]
+                msg.contacts += [name_addr(v, "Contact") for v in g.split_commas(value, "Contact")]
         elif key == "route":
-            msg.routes += [NameAddr.parse(v, "Route") for v in g.split_commas(value, "Route")]
+            msg.routes += [name_addr(v, "Route") for v in g.split_commas(value, "Route")]
     for key in MANDATORY:
         if key not in seen:
             raise GrammarError(NAMES[key], "missing")
     for key in SINGLE:
         if seen.get(key, 0) > 1:
             raise GrammarError(NAMES[key], "appears more than once")
-    msg.from_addr = NameAddr.parse(msg.get("from") or "", "From")
-    msg.to_addr = NameAddr.parse(msg.get("to") or "", "To")
+    msg.index = index
+    msg.from_addr = name_addr(msg.get("from") or "", "From")
+    msg.to_addr = name_addr(msg.get("to") or "", "To")
     msg.call_id = g.call_id(msg.get("call-id") or "")
     msg.cseq_number, msg.cseq_method = g.cseq(msg.get("cseq") or "")
     if isinstance(msg, SipRequest):
@@ -296,7 +319,7 @@ def _read_request(req: SipRequest) -> None:
         raise GrammarError("CSeq", f"method {req.cseq_method[:20]} differs from the request's")
     hops = req.get("max-forwards")
     req.max_forwards = g.max_forwards(hops) if hops is not None else None
-    uri = req.request_uri = Uri.parse(req.uri, "Request-URI")
+    uri = req.request_uri = request_uri(req.uri)
     if uri.scheme != "sip":
         raise GrammarError("Request-URI", f"scheme {uri.scheme[:20]!r} not served", 416)
     if uri.headers:

@@ -44,6 +44,7 @@ class Registrar:
         self.clock = clock
         self._lock = threading.Lock()
         self._bindings: dict[str, dict[str, Binding]] = {}
+        self._total = 0  # bindings held, kept as they change: count() is on every REGISTER
 
     def contacts(self, ext: str) -> list[Binding]:
         now = self.clock()
@@ -67,8 +68,7 @@ class Registrar:
 
     def count(self) -> int:
         """Bindings held (expired ones included until their next refresh): cheap, for LEDs."""
-        with self._lock:
-            return sum(len(b) for b in self._bindings.values())
+        return self._total
 
     def register(self, req: SipRequest, user: str, transport: str,
                  source: tuple[str, int]) -> list[Binding]:
@@ -84,6 +84,7 @@ class Registrar:
         cseq, _ = req.cseq
         with self._lock:
             bindings = self._bindings.setdefault(user, {})
+            before = set(bindings)
             if req.contact_star:
                 if header_expires != "0" or contacts:
                     raise RegistrationError(400, "Contact * needs Expires: 0")
@@ -95,9 +96,11 @@ class Registrar:
             for uri in [u for u, b in bindings.items() if b.expires_at <= now]:
                 del bindings[uri]
             current = list(bindings.values())
-        if self.bus is not None and (contacts or req.contact_star):
+            self._total += len(bindings) - len(before)
+            changed = set(bindings) != before
+        if self.bus is not None and changed:  # a refresh of the same contacts tells nobody news
             self.bus.publish("registration", ext=user, contacts=[b.uri for b in current])
-            self.bus.publish("registrations", count=self.count())
+            self.bus.publish("registrations", count=self._total)
         return current
 
     def _apply(self, bindings: dict[str, Binding], user: str, addr: NameAddr, header_expires: str,

@@ -5,6 +5,7 @@ text so a proxy can forward what it received.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from pbx.sip import grammar as g
@@ -126,6 +127,18 @@ class Uri:
 def _uri_header(text: str) -> bool:
     name, eq, value = text.partition("=")
     return bool(eq) and bool(name) and bool(g.URI_HEADER.fullmatch(name)) and bool(g.URI_HEADER.fullmatch(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def name_addr(value: str, header: str) -> "NameAddr":
+    """NameAddr.parse, remembered: a phone sends the same To, Contact and Request-URI in
+    every REGISTER. The parsed values are shared between messages: read, never change them."""
+    return NameAddr.parse(value, header)
+
+
+@functools.lru_cache(maxsize=4096)
+def request_uri(text: str) -> Uri:
+    return Uri.parse(text, "Request-URI")
 
 
 @dataclass

@@ -7,7 +7,7 @@ the rates are stepped up, the two peers taking turns at each rate so the machine
 hits both alike, and each peer stops at its first rate it does not sustain. A rate is
 sustained when none failed and at least 90% of it was achieved. Prints a table, the
 highest sustained rate of each and the ratio edge/Kamailio. Target for the edge: at
-least 500 registrations per second, none failed.
+least 3000 registrations per second, none failed.
 
 The load comes from several SIPp instances, each from its own loopback address with its
 own share of the users: phones on a LAN have addresses of their own, and the edge's guard
@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from pbx.store.extensions import ExtensionStore  # noqa: E402
+from pbx.store.settings import Settings  # noqa: E402
 from tests.support import kamailio, sipp  # noqa: E402
 from tests.support.daemon import Daemon, free_port  # noqa: E402
 
@@ -107,7 +108,7 @@ def report(results: dict[str, list[Step]], rates: list[int]) -> None:
     figures = {peer: best(steps) for peer, steps in results.items()}
     for peer, (top, clean) in figures.items():
         print(f"{peer}: highest sustained offered rate {top}/s; best achieved with 0 failed "
-              f"{clean:.0f} registrations/s" + (" (target >= 500/s)" if peer == "edge" else ""))
+              f"{clean:.0f} registrations/s" + (" (target >= 3000/s)" if peer == "edge" else ""))
     if len(figures) == 2:
         (e_top, e_clean), (k_top, k_clean) = figures["edge"], figures["kamailio"]
         print(f"ratio edge/Kamailio: sustained {ratio(e_top, k_top)}, "
@@ -121,6 +122,11 @@ def start_peers(peers: list[str], work: Path, users: list[tuple[str, str]],
     if "edge" in peers:
         daemon = Daemon(work / "data")
         ExtensionStore(daemon.data_dir).add_many([(u, f"Phone {u}", p) for u, p in users])
+        # No simulated phone line: its modem's audio thread would take CPU from the edge
+        # being measured (a real modem's reader sleeps between calls).
+        settings = Settings(daemon.data_dir)
+        settings.set("dev_trunk_added", True)
+        settings.close()
         stack.callback(daemon.stop)
         targets["edge"] = daemon.start().sip
     if "kamailio" in peers:

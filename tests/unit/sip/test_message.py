@@ -91,3 +91,19 @@ def test_uri_via_and_name_addr() -> None:
     addr = NameAddr.parse('"Bob" <sip:102@pbx>;tag=99;expires=60')
     assert (addr.display, addr.uri, addr.tag, addr.params["expires"]) == ("Bob", "sip:102@pbx", "99", "60")
     assert split_list('"a,b" <sip:x>, <sip:y;p=1,2>') == ['"a,b" <sip:x>', "<sip:y;p=1,2>"]
+
+
+def test_lookups_stay_true_through_every_edit() -> None:
+    msg = parse(INVITE)
+    assert msg.index is not None  # lookups are answered from the index parse() built
+    msg.prepend("Via", "SIP/2.0/UDP edge;branch=z9hG4bKe")
+    assert msg.get("v") == "SIP/2.0/UDP edge;branch=z9hG4bKe"
+    assert msg.pop_first("via") == "SIP/2.0/UDP edge;branch=z9hG4bKe"
+    assert msg.get("via") == "SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK776;rport"
+    msg.set("Max-Forwards", "69")
+    assert msg.get("max-forwards") == "69"
+    msg.remove("subject")
+    assert msg.get("subject") is None
+    unindexed = SipRequest(headers=list(msg.headers), method="INVITE", uri="sip:x")
+    for name in ("via", "from", "to", "call-id", "cseq", "route", "max-forwards", "subject"):
+        assert msg.get(name) == unindexed.get(name), name
