@@ -272,7 +272,7 @@ class SimModem:
         d = self.dialect
         if self.voice is not None:
             return self.voice.reply(up, raw)
-        if up in ("AT", "ATZ") or up in d.init or up == "AT+CMEE=1":
+        if up in ("AT", "ATZ") or up in d.commands or up == "AT+CMEE=1":
             return ["OK"]
         if up == "ATE0":
             self.echo = False
