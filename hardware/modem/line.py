@@ -11,6 +11,7 @@ optional init step runs degraded, on the step's fallback (hardware.modem.bringup
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from typing import Callable
@@ -29,6 +30,8 @@ from hardware.modem.voice import VoiceStream
 
 log = logging.getLogger(__name__)
 __all__ = ["FRAME_BYTES", "AudioPort", "ModemLine"]
+DIALABLE = re.compile(r"\+?[0-9*#]{1,40}")  # nothing a modem could read as a dial modifier or a next command
+KEYS = set("0123456789*#ABCD")
 
 
 class ModemLine(Supervised):
@@ -58,6 +61,8 @@ class ModemLine(Supervised):
             self._connected()
 
     def dial(self, number: str) -> None:
+        if not DIALABLE.fullmatch(number):
+            raise AtError("ATD", f"{number!r} is not a number to dial")
         command = self.dialect.dial.format(number=number)
         if not self.dialect.stream_command:
             with self._ops:  # a hang-up meanwhile waits for ATD, then finds "dialing" and hangs up
@@ -105,6 +110,8 @@ class ModemLine(Supervised):
             self._audio_off()
 
     def send_dtmf(self, digits: str) -> None:
+        if not digits or set(digits) - KEYS:
+            raise AtError("DTMF", f"{digits!r}: keys are 0-9, *, #, A-D")
         voice = self.voice
         if self.dialect.stream_command:  # analog: tones in the outgoing audio
             if voice is None:
