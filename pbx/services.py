@@ -21,7 +21,8 @@ def _not_running(*args: Any) -> Any:
     raise LineUnavailable("the daemon is not running")
 
 
-STOPPED = {"state": "stopped", "operator": "", "signal_dbm": None, "in_call": False}
+# "degraded": features a line is up without (its modem refused their optional init step)
+STOPPED: dict[str, Any] = {"state": "stopped", "operator": "", "signal_dbm": None, "in_call": False, "degraded": []}
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Services:
             states = self.lines()
         except Exception:  # the core did not answer in time: show the configuration
             states = {}
-        return [{**t.public(), **states.get(t.name, STOPPED)} for t in self.trunks.list()]
+        return [{**t.public(), **STOPPED, **states.get(t.name, {})} for t in self.trunks.list()]
 
     def close(self) -> None:
         for store in (self.extensions, self.tokens, self.admin, self.journal, self.trunks):

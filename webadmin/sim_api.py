@@ -68,7 +68,7 @@ def state(line: str):  # type: ignore[no-untyped-def]
     sim = simulator(line)
     out = {"line": line, "state": sim.state, "dialed": sim.dialed, "sent_dtmf": sim.sent_dtmf,
            "sent_sms": sim.sent_sms, "last_ring_at": sim.last_ring_at, "plugged": sim.plugged,
-           "off_hook": sim.off_hook}
+           "off_hook": sim.off_hook, "refused": sorted(sim.refused)}
     if "hz" in request.args:
         out["tone_level"] = tone_level(sim.captured_audio()[-16000:], float(request.args["hz"]))
     return jsonify(out)
@@ -95,12 +95,13 @@ def dtmf(line: str):  # type: ignore[no-untyped-def]
     return jsonify({"line": line, "digits": digits})
 
 
-FAULTS = ("unplug", "replug", "freeze", "thaw", "reset", "garbage", "slow")
+FAULTS = ("unplug", "replug", "freeze", "thaw", "reset", "garbage", "slow", "refuse", "accept")
 
 
 @bp.post("/<line>/fault")
 def fault(line: str):  # type: ignore[no-untyped-def]
-    """unplug/replug, freeze/thaw, reset, garbage (random bytes), slow (seconds per answer)."""
+    """unplug/replug, freeze/thaw, reset, garbage (random bytes), slow (seconds per answer),
+    refuse/accept a command (other firmware: seen at the line's next init, e.g. after reset)."""
     body = request.get_json(silent=True) or {}
     kind = str(body.get("kind", ""))
     if kind not in FAULTS:
@@ -109,9 +110,12 @@ def fault(line: str):  # type: ignore[no-untyped-def]
         seconds = float(body.get("seconds", 0))
     except (TypeError, ValueError):
         raise ValidationError("seconds must be a number") from None
+    command = str(body.get("command") or "")
+    if kind == "refuse" and not command.upper().startswith("AT"):
+        raise ValidationError("command: the AT command to refuse, e.g. AT^DSCI=1")
     sim = simulator(line)
     if kind == "garbage":
         sim.garbage(int(body.get("bytes", 4096)))
     else:
-        sim.fault(kind, seconds)
-    return jsonify({"line": line, "fault": kind})
+        sim.fault(kind, seconds, command)
+    return jsonify({"line": line, "fault": kind, "refused": sorted(sim.refused)})

@@ -25,7 +25,9 @@ from hardware.modem.dle import DleDecoder
 log = logging.getLogger(__name__)
 
 FINAL_OK = ("OK", "CONNECT", "VCON")  # VCON: V.253 ATD in voice mode
-FINAL_ERROR = ("ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE")
+# Huawei firmware answers COMMAND NOT SUPPORT to a command it lacks, where others say ERROR.
+REFUSALS = ("ERROR", "COMMAND NOT SUPPORT")
+FINAL_ERROR = (*REFUSALS, "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE")
 # V.250: these end only a command that makes or takes a call; at any other time they are a
 # call ending unsolicited (SIM800 and EC25 have no other sign), not that command's result.
 CALL_RESULTS = ("NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE")
@@ -62,6 +64,11 @@ class Response:
     @property
     def ok(self) -> bool:
         return self.final in FINAL_OK
+
+    @property
+    def refused(self) -> bool:
+        """The modem answered and said no (not: it went away, or a call ended)."""
+        return self.final in REFUSALS or self.final.startswith(ERROR_PREFIX)
 
     def value(self, prefix: str) -> str | None:
         """The text after `prefix` on the first info line that has it (e.g. "+CSQ:")."""
@@ -135,6 +142,8 @@ class AtChannel:
         """Send one command and wait for its final result. With payload (SMS), wait for
         the "> " prompt, then send payload + Ctrl-Z. With stream (AT+VTR), a CONNECT puts
         the port into stream mode, feeding stream(audio, events) until DLE ETX."""
+        if any(ord(c) < 32 for c in command):  # a CR inside would make a second command of the rest
+            raise AtError(repr(command), "a command is one line without control characters")
         with self._lock:
             if self.closed:
                 raise AtError(command, "port closed")

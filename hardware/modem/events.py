@@ -89,6 +89,7 @@ class NetworkRegistration:
 class ModemUp:
     line: str
     model: str = ""
+    degraded: tuple[str, ...] = ()  # features the modem refused (optional init steps)
 
 
 @dataclass(frozen=True)

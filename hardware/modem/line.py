@@ -1,181 +1,59 @@
-"""One phone line on a modem: opens the ports, initialises the dialect, turns URCs into
-events, and recovers by itself. A port that vanishes, a modem that stops answering or
-resets is re-opened and re-initialised with backoff; meanwhile the line is down. No
-exception reaches the caller's thread through events; operations raise AtError.
+"""One phone line on a modem: turns URCs into events and gives every dialect the same
+operations; hardware.modem.supervisor keeps its port open and its modem initialised,
+and recovers by itself (meanwhile the line is down). No exception reaches the caller's
+thread through events; operations raise AtError.
 
 Every dialect looks the same from above: events, answer/dial/hangup/send_dtmf, and audio
 as 320-byte frames (20 ms, 8 kHz s16le) both ways. GSM PCM modems carry it on an audio
 port; a V.253 voice modem (FXO) carries it in the AT port itself (hardware.modem.voice),
-and learns that the far end hung up from the busy tone."""
+and learns that the far end hung up from the busy tone. A line whose modem refused an
+optional init step runs degraded, on the step's fallback (hardware.modem.bringup)."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
-from typing import Any, Callable
-
-import serial
+from typing import Callable
 
 from hardware.dsp.dtmf import DtmfDetector
 from hardware.modem.alsa import AlsaAudioPort, is_alsa
-from hardware.modem.atchannel import AtChannel, AtError
+from hardware.modem.atchannel import AtError
 from hardware.modem.audioport import FRAME_BYTES, AudioPort
 from hardware.modem.callerid import V253Rings
+from hardware.modem.callstate import ACTIVE, ALIVE, CALL_POLL, call_gone, call_states
 from hardware.modem.dialects import Dialect, get_dialect
-from hardware.modem.events import (
-    CallConnected,
-    CallEnded,
-    Dtmf,
-    ModemDown,
-    ModemEvent,
-    ModemUp,
-    NetworkRegistration,
-    Ring,
-    SignalQuality,
-    Unsolicited,
-)
-from hardware.modem.messages import LineMessages
+from hardware.modem.dialects.base import CALL_STATE_URC, DTMF_REPORTS
+from hardware.modem.events import CallConnected, CallEnded, Dtmf, ModemEvent, Ring, Unsolicited
+from hardware.modem.supervisor import Supervised
 from hardware.modem.voice import VoiceStream
 
 log = logging.getLogger(__name__)
-BOOT_GRACE = 30.0  # s after opening the port in which late boot banners are no reset
 __all__ = ["FRAME_BYTES", "AudioPort", "ModemLine"]
-STREAM_SILENCE = 2.0  # s without a byte from a modem that should stream 8000 B/s: frozen
+DIALABLE = re.compile(r"\+?[0-9*#]{1,40}")  # nothing a modem could read as a dial modifier or a next command
+KEYS = set("0123456789*#ABCD")
 
 
-class ModemLine:
+class ModemLine(Supervised):
     def __init__(self, name: str, port: str, dialect: str | Dialect, *, on_event: Callable[[ModemEvent], None],
                  audio_port: str | None = None, on_audio: Callable[[bytes], None] | None = None,
                  backoff: tuple[float, float] = (0.5, 30.0), keepalive: float = 15.0,
                  poll_every: float = 60.0, country: str = "RU") -> None:
-        self.name, self.port_url, self.audio_url = name, port, audio_port
-        self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
-        self.on_event, self.on_audio = on_event, on_audio or (lambda frame: None)
-        self.backoff, self.keepalive, self.poll_every = backoff, keepalive, poll_every
+        super().__init__(name, port, get_dialect(dialect) if isinstance(dialect, str) else dialect, on_event,
+                         backoff, keepalive, poll_every)
+        self.audio_url = audio_port
+        self.on_audio = on_audio or (lambda frame: None)
         self.country = country  # call-progress tone plan of an analog line
-        self.state = "down"
-        self.signal: SignalQuality | None = None
-        self.operator = ""
-        self.channel: AtChannel | None = None
         self.audio: AudioPort | AlsaAudioPort | None = None
         self.voice: VoiceStream | None = None
         self._ops = threading.RLock()  # answer, dial, hang-up: one at a time
         self._rings = V253Rings(name) if self.dialect.cid_block else None
         self._last_ring = 0.0
         self._declined = False  # analog: we hung up on a ringing call that still rings
-        self.messages = LineMessages(name, self._command, self._emit)
         self._dtmf_rx: DtmfDetector | None = None
-        self._stop = threading.Event()
-        self._reset_seen = threading.Event()
-        self._opened_at = 0.0
-        self._thread = threading.Thread(target=self._supervise, name=f"line-{name}", daemon=True)
-
-    # ---- life cycle -------------------------------------------------------------------
-    def start(self) -> "ModemLine":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._teardown("stopped", report=False)
-
-    def _supervise(self) -> None:
-        delay = self.backoff[0]
-        while not self._stop.is_set():
-            reason = "port closed"
-            try:
-                self._open()
-                delay = self.backoff[0]
-                reason = self._watch()
-            except (AtError, OSError, serial.SerialException) as exc:
-                reason = str(exc)
-            except Exception as exc:  # a bug here must not kill the line for good
-                log.exception("line %s: unexpected failure", self.name)
-                reason = repr(exc)
-            if self._stop.is_set():
-                return
-            self._teardown(reason)
-            self._stop.wait(delay)
-            delay = min(delay * 2, self.backoff[1])
-
-    def _open(self) -> None:
-        port = serial.serial_for_url(self.port_url, baudrate=115200, timeout=0.05)
-        try:
-            if self.dialect.stream_end:
-                # A voice modem still in its audio stream (frozen mid-call, or we restarted) takes
-                # commands for audio: end the stream first, and drop its DLE ETX / OK (or ERROR).
-                port.write(self.dialect.stream_end + b"\r")
-                self._stop.wait(0.2)
-                port.reset_input_buffer()
-            else:
-                port.write(b"\x1b")  # ESC: ends an SMS text entry a crash or a timeout left open
-        except Exception:
-            port.close()  # a port failing at once is retried with backoff: do not leak it
-            raise
-        self._reset_seen.clear()
-        self._opened_at = time.monotonic()
-        self.channel = AtChannel(port, self._urc, is_urc=self.dialect.is_urc,
-                                 on_closed=lambda reason: None, on_stream_end=self._stream_ended).start()
-        for command in ("AT", "ATE0", *self.dialect.init):
-            self.channel.command(command, timeout=3)
-        self.state = "idle"
-        self._emit(ModemUp(self.name, self.dialect.name))
-        if self.dialect.network:
-            self.messages.read_stored()
-            self._poll_network()  # its NetworkRegistration is the last event of the start-up
-
-    def _watch(self) -> str:
-        """Until the port goes, the modem freezes or resets: keep-alives and polls."""
-        last_alive = last_poll = time.monotonic()
-        while not self._stop.wait(0.2):
-            channel = self.channel
-            if channel is None or channel.closed:
-                return "port lost"
-            if self._reset_seen.is_set():
-                return "modem reset"
-            now = time.monotonic()
-            if self.state == "dialing" and not self.dialect.stream_command:
-                self._check_dialing()
-            if self.state == "ringing" and self.dialect.ring_timeout and \
-                    now - self._last_ring > self.dialect.ring_timeout:
-                self.state = "idle"  # analog: the caller gave up, the rings just stop
-                self._emit(CallEnded(self.name, "caller gave up"))
-            if channel.streaming:  # no commands in the audio stream; the audio itself is the sign of life
-                if now - channel.last_rx > STREAM_SILENCE:
-                    return "modem stopped streaming"
-                last_alive = now
-            elif now - last_alive >= self.keepalive:
-                try:
-                    channel.command("AT", timeout=3)  # a frozen modem raises AtTimeout here
-                except AtError:
-                    if not channel.streaming:  # AT+VTR got in first: the stream check takes over
-                        raise
-                last_alive = now
-            if self.dialect.network and now - last_poll >= self.poll_every:
-                self._poll_network()
-                last_poll = now
-        return "stopped"
-
-    def _teardown(self, reason: str, report: bool = True) -> None:
-        if self.state in ("ringing", "dialing", "active") and report:
-            self._emit(CallEnded(self.name, f"line down: {reason}"))
-        was_up = self.state != "down"
-        self.state = "down"
-        self._close_audio()
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
-        if was_up and report:
-            self._emit(ModemDown(self.name, reason))
+        self._last_call_poll = 0.0
 
     # ---- operations (any thread) ------------------------------------------------------
-    def _command(self, command: str, timeout: float = 5.0, payload: bytes | None = None, **kw: Any) -> Any:
-        channel = self.channel
-        if channel is None or self.state == "down":
-            raise AtError(command, f"line {self.name} is down")
-        return channel.command(command, timeout=timeout, payload=payload, **kw)
-
     def answer(self) -> None:
         with self._ops:
             for command in self.dialect.answer:
@@ -183,6 +61,8 @@ class ModemLine:
             self._connected()
 
     def dial(self, number: str) -> None:
+        if not DIALABLE.fullmatch(number):
+            raise AtError("ATD", f"{number!r} is not a number to dial")
         command = self.dialect.dial.format(number=number)
         if not self.dialect.stream_command:
             with self._ops:  # a hang-up meanwhile waits for ATD, then finds "dialing" and hangs up
@@ -230,6 +110,8 @@ class ModemLine:
             self._audio_off()
 
     def send_dtmf(self, digits: str) -> None:
+        if not digits or set(digits) - KEYS:
+            raise AtError("DTMF", f"{digits!r}: keys are 0-9, *, #, A-D")
         voice = self.voice
         if self.dialect.stream_command:  # analog: tones in the outgoing audio
             if voice is None:
@@ -258,13 +140,26 @@ class ModemLine:
             self.audio.write(frame)
 
     # ---- internals --------------------------------------------------------------------
+    def _tick(self, now: float) -> None:
+        if self.state == "dialing" and not self.dialect.stream_command:
+            self._check_dialing()
+        if CALL_STATE_URC in self._missing and now - self._last_call_poll >= CALL_POLL:
+            self._check_call()
+            self._last_call_poll = now
+        if self.state == "ringing" and self.dialect.ring_timeout and \
+                now - self._last_ring > self.dialect.ring_timeout:
+            self.state = "idle"  # analog: the caller gave up, the rings just stop
+            self._emit(CallEnded(self.name, "caller gave up"))
+
     def _connected(self) -> None:
         if self.state == "active":
             return
         self.state = "active"
         for command in self.dialect.audio_on:
             self._command(command)
-        self._dtmf_rx = DtmfDetector() if self.dialect.inband_dtmf else None
+        # SIM800 refusing AT+DDET reports no keys: heard in the audio if a sound card carries it
+        inband = self.dialect.inband_dtmf or (DTMF_REPORTS in self._missing and is_alsa(self.audio_url))
+        self._dtmf_rx = DtmfDetector() if inband else None
         if self.dialect.stream_command:
             self._open_voice()
         if is_alsa(self.audio_url) and self.audio is None:  # analog voice on a USB sound card
@@ -333,9 +228,17 @@ class ModemLine:
         with self._ops:  # a hang-up meanwhile wins: never connect a call already given up
             if self.state != "dialing":
                 return
-            fields = (self._command("AT+CLCC").value("+CLCC:") or "").split(",")
-            if len(fields) > 2 and fields[2].strip() == "0":
+            if ACTIVE in call_states(self._command("AT+CLCC")):
                 self._connected()
+
+    def _check_call(self) -> None:
+        """No call-state URC: the call list tells that the far end hung up or turned the
+        call down (or the caller gave up). A refused poll says nothing; a modem that does
+        not answer is down."""
+        with self._ops:  # never between our own answer or hang-up and its state
+            state = self.state
+            if state in ALIVE and call_gone(state, self._command("AT+CLCC", check=False)):
+                self._handle(CallEnded(self.name, "caller gave up" if state == "ringing" else "remote hangup"))
 
     def _connected_if_dialing(self) -> None:
         with self._ops:
@@ -350,19 +253,6 @@ class ModemLine:
             self.voice.stop()
             self.voice = None
         self._dtmf_rx = None
-
-    def _poll_network(self) -> None:
-        csq = self._command("AT+CSQ").value("+CSQ:")
-        if csq:
-            rssi, _, ber = csq.partition(",")
-            self.signal = SignalQuality(self.name, int(rssi), int(ber or 99))
-            self._emit(self.signal)
-        cops = self._command("AT+COPS?").value("+COPS:") or ""
-        self.operator = cops.split('"')[1] if cops.count('"') >= 2 else ""
-        # +CREG: <n>,<stat>[,<lac>,<ci>]: the lac and ci of AT+CREG=2 come after the state
-        creg = (self._command("AT+CREG?").value("+CREG:") or "0,0").split(",")
-        state = int(creg[1]) if len(creg) > 1 and creg[1].strip().isdigit() else 0
-        self._emit(NetworkRegistration(self.name, state, self.operator))
 
     def _urc(self, text: str) -> None:
         if self._rings is not None:  # V.253: RING / caller-ID block lines
@@ -385,9 +275,7 @@ class ModemLine:
     def _handle(self, event: ModemEvent, text: str = "") -> None:
         reset = event.extra.get("reset") if isinstance(event, Unsolicited) else None
         if reset:
-            settled = time.monotonic() - self._opened_at > BOOT_GRACE
-            if self.state != "down" and (reset == "now" or settled):
-                self._reset_seen.set()
+            self._reset_banner(reset)
             return
         if isinstance(event, Unsolicited) and text.startswith("+CMTI:"):
             index = int(text.rsplit(",", 1)[1])  # read it off the reader thread
@@ -419,9 +307,3 @@ class ModemLine:
                 self._command(command)
         except AtError as exc:
             log.warning("line %s: %s", self.name, exc)
-
-    def _emit(self, event: ModemEvent) -> None:
-        try:
-            self.on_event(event)
-        except Exception:
-            log.exception("line %s: event handler failed on %r", self.name, event)

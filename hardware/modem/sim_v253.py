@@ -46,7 +46,7 @@ class SimVoice:
     # ---- commands (command mode) --------------------------------------------------------
     def reply(self, up: str, raw: str) -> list[str]:
         sim = self.sim
-        if up in ("AT", "ATV1") or up in sim.dialect.init:
+        if up in ("AT", "ATV1") or up in sim.dialect.commands:
             if up == "ATZ":
                 sim.echo = True  # the stored profile has echo on
             return ["OK"]

@@ -4,6 +4,10 @@ above the serial port runs unchanged without hardware.
 
 The PBX opens `sim.port` (and `sim.audio_port`) like /dev/ttyUSB2: stable symlinks to the
 current ptys, so an "unplugged" modem comes back under the same name, as USB does.
+
+Other firmware: `refuse` names commands answered ERROR (a modem lacking them); the line
+meets them at its next init (fault "reset"). A SIM7600 that refused AT^DSCI=1 plays the
+worst firmware the reference warns of: nothing at all when the far end hangs up.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import tempfile
 import threading
 import time
 import tty
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +49,8 @@ class _Pty:
 
 class SimModem:
     def __init__(self, dialect: str = "sim7600", name: str = "gsm1", *, operator: str = "MegaFon",
-                 rssi: int = 21, directory: Path | None = None, busy_dle: bool = False) -> None:
+                 rssi: int = 21, directory: Path | None = None, busy_dle: bool = False,
+                 refuse: Iterable[str] = ()) -> None:
         self.dialect = get_dialect(dialect)
         self.name = name
         self.operator, self.rssi = operator, rssi
@@ -57,6 +63,8 @@ class SimModem:
         self.audio_on = False
         self.frozen = False
         self.delay = 0.0
+        self.refused = {command.upper() for command in refuse}  # answered ERROR
+        self.call_state_urc = False  # SIM7600 ^DSCI, on after AT^DSCI=1
         self.caller: tuple[str, bool] = ("", False)
         self.caller_name = ""
         # V.253 voice modem: no audio port, the audio is in the AT stream during AT+VTR
@@ -173,21 +181,25 @@ class SimModem:
         for _ in range(0, size, 4096):
             self._write(os.urandom(min(4096, size)))
 
-    def fault(self, kind: str, seconds: float = 0.0) -> None:
-        """unplug, replug, freeze, thaw, reset, garbage, slow (answers delayed by seconds)."""
+    def fault(self, kind: str, seconds: float = 0.0, command: str = "") -> None:
+        """unplug, replug, freeze, thaw, reset, garbage, slow (answers delayed by seconds);
+        refuse / accept a command (accept without one: every command again)."""
         with self._lock:
+            if kind in ("refuse", "accept"):
+                self._refuse(kind, command.strip().upper())
+                return
             if kind in ("unplug", "reset") and self.voice is not None:
                 self.voice.hang_up()
             if kind == "unplug":
                 self.state, self.audio_on = "idle", False
                 self._unplug()
             elif kind == "replug":
-                self.echo = True
+                self.echo, self.call_state_urc = True, False
                 self._plug()
             elif kind in ("freeze", "thaw"):
                 self.frozen = kind == "freeze"
             elif kind == "reset":
-                self.state, self.audio_on, self.echo = "idle", False, True
+                self.state, self.audio_on, self.echo, self.call_state_urc = "idle", False, True, False
                 self._urc("RDY", "+CPIN: READY", "SMS DONE")
             elif kind == "garbage":
                 self._write(os.urandom(4096))
@@ -195,6 +207,16 @@ class SimModem:
                 self.delay = seconds
             else:
                 raise ValueError(f"unknown fault {kind!r}")
+
+    def _refuse(self, kind: str, command: str) -> None:
+        if kind == "refuse" and not command:
+            raise ValueError("refuse: name the command, e.g. AT^DSCI=1")
+        if kind == "refuse":
+            self.refused.add(command)
+        elif command:
+            self.refused.discard(command)
+        else:
+            self.refused.clear()
 
     # ---- AT side ----------------------------------------------------------------------
     def _write(self, data: bytes) -> None:
@@ -264,15 +286,19 @@ class SimModem:
             self._urc(*(self.voice.ring_lines(first) if self.voice is not None else ("RING", clip)))
 
     def _answer(self, command: str) -> bytes:
+        up = command.upper()
         with self._lock:
-            reply = self._reply(command.upper(), command)
+            reply = ["ERROR"] if up in self.refused else self._reply(up, command)
         return b"".join(b"\r\n" + r.encode() + b"\r\n" for r in reply)
 
     def _reply(self, up: str, raw: str) -> list[str]:
         d = self.dialect
         if self.voice is not None:
             return self.voice.reply(up, raw)
-        if up in ("AT", "ATZ") or up in d.init or up == "AT+CMEE=1":
+        if up == "AT^DSCI=1" and d.name == "sim7600":
+            self.call_state_urc = True
+            return ["OK"]
+        if up in ("AT", "ATZ") or up in d.commands or up == "AT+CMEE=1":
             return ["OK"]
         if up == "ATE0":
             self.echo = False
@@ -347,8 +373,9 @@ class SimModem:
 
     def _ended_urcs(self) -> list[str]:
         name = self.dialect.name
-        if name == "sim7600":
-            return ["VOICE CALL: END: 000010", "NO CARRIER"]
+        if name == "sim7600":  # ^DSCI: id,dir,stat,type,number,toa; stat 6: ended
+            dsci = [f"^DSCI: 1,{1 if self.caller[0] else 0},6,0,{self.caller[0]},129"]
+            return [*dsci, "VOICE CALL: END: 000010", "NO CARRIER"] if self.call_state_urc else []
         if name == "huawei":
             return ["^CEND:1,10,104,16"]
         return ["NO CARRIER"]

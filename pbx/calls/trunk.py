@@ -150,7 +150,7 @@ class TrunkCalls:
         """Line health for the LEDs, the web page and the CRM's live events."""
         bus = self.b2bua.bus
         if isinstance(event, ModemUp):
-            bus.publish("line_state", line=event.line, state="up", model=event.model)
+            bus.publish("line_state", line=event.line, state="up", model=event.model, degraded=list(event.degraded))
         elif isinstance(event, ModemDown):
             bus.publish("line_state", line=event.line, state="down", reason=event.reason)
         elif isinstance(event, SignalQuality):
@@ -195,7 +195,9 @@ class TrunkCalls:
         for name, line in self.lines.items():
             out[name] = {"state": line.state, "operator": line.operator,
                          "signal_dbm": line.signal.dbm if line.signal else None,
-                         "in_call": self._live(name) is not None}
+                         "in_call": self._live(name) is not None, "degraded": list(line.degraded)}
+            if line.problem:  # down: why (e.g. the modem refused a command the line needs)
+                out[name]["problem"] = line.problem
         return out
 
     def _live(self, line_name: str) -> BridgedCall | None:

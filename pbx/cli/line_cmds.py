@@ -33,8 +33,8 @@ def trunk_list(args: argparse.Namespace) -> int:
     elif trunks:
         rows = [[t["name"], t["type"], t["dialect"], t["port"], t["state"] + (" (in call)" if t.get("in_call") else ""),
                  f"{t['signal_dbm']} dBm" if t["signal_dbm"] is not None else "-", t["operator"] or "-",
-                 t.get("problem", "")] for t in trunks]
-        print(table(rows, ["NAME", "TYPE", "DIALECT", "PORT", "STATE", "SIGNAL", "OPERATOR", "PROBLEM"]))
+                 ", ".join(t.get("degraded", [])) or "-", t.get("problem", "")] for t in trunks]
+        print(table(rows, ["NAME", "TYPE", "DIALECT", "PORT", "STATE", "SIGNAL", "OPERATOR", "WITHOUT", "PROBLEM"]))
     else:
         print("no trunks yet: pbx trunk add NAME --type gsm|fxo --dialect ... --port /dev/ttyUSB2")
     return 0
@@ -85,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--country", default="RU", help="country of the line's numbers (default RU)")
     p.add_argument("--area-code", help="area code for local numbers on an analog line, e.g. 495")
     p.set_defaults(func=trunk_add)
-    p = trunk.add_parser("list", help="phone lines with state, signal and operator")
+    p = trunk.add_parser("list", help="phone lines with state, signal, operator and the features a modem lacks")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=trunk_list)
     p = trunk.add_parser("del", help="remove a phone line")

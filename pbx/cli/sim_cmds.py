@@ -52,7 +52,8 @@ def sim_dtmf(args: argparse.Namespace) -> int:
 
 
 def sim_fault(args: argparse.Namespace) -> int:
-    print(json.dumps(_call_api(args, "POST", f"/{args.trunk}/fault", {"kind": args.kind, "seconds": args.seconds})))
+    body = {"kind": args.kind, "seconds": args.seconds, "command": args.command}
+    print(json.dumps(_call_api(args, "POST", f"/{args.trunk}/fault", body)))
     return 0
 
 
@@ -78,8 +79,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p5.add_argument("digits")
     p5.set_defaults(func=sim_dtmf)
     p6 = actions.add_parser("fault", help="break the simulated modem")
-    p6.add_argument("kind", choices=("unplug", "replug", "freeze", "thaw", "reset", "garbage", "slow"))
+    p6.add_argument("kind", choices=("unplug", "replug", "freeze", "thaw", "reset", "garbage", "slow",
+                                     "refuse", "accept"))
     p6.add_argument("--seconds", type=float, default=0.0, help="for slow: delay of every answer")
+    p6.add_argument("--command", default="", help="for refuse/accept: the AT command, e.g. 'AT^DSCI=1' (the line "
+                    "meets it at its next init: then `reset`); accept without one takes every command again")
     p6.set_defaults(func=sim_fault)
     for parser in (p, p2, p3, p4, p5, p6):
         parser.add_argument("--trunk", default="gsm1")

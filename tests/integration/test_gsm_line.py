@@ -1,9 +1,11 @@
 """A call on the simulated GSM line (SIM7600 dialect on a pty, in the real daemon) rings
 the registered SIPp phone with the caller's number; the phone answers, the line answers,
 audio crosses modem PCM <-> AudioMediaPort <-> SIP both ways; the line hangs up and the
-call record names the trunk and the number."""
+call record names the trunk and the number. A SIM7600 whose firmware refuses AT^DSCI=1
+comes up degraded, and its calls still ring and end (noticed by polling +CLCC)."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -70,3 +72,44 @@ def test_outbound_call_through_the_gsm_line(pbx: Daemon, tmp_path: Path) -> None
     record = pbx.last_call()
     assert (record["direction"], record["trunk"], record["caller"], record["callee"],
             record["disposition"]) == ("outbound", "gsm1", ALICE[0], "+79161234567", "answered")
+
+
+def trunk(pbx: Daemon, name: str = "gsm1") -> dict:
+    return next((t for t in pbx.api("trunks") if t["name"] == name), {})
+
+
+def test_a_modem_refusing_dsci_comes_up_degraded_and_a_call_still_rings_and_ends(pbx: Daemon, tmp_path: Path) -> None:
+    assert wait_until(lambda: trunk(pbx).get("state") == "idle", timeout=15)
+    assert trunk(pbx)["degraded"] == []
+    # other firmware: the simulated SIM7600 answers ERROR to AT^DSCI=1 from its next boot on
+    pbx.pbx("sim", "fault", "--trunk", "gsm1", "refuse", "--command", "AT^DSCI=1")
+    pbx.pbx("sim", "fault", "--trunk", "gsm1", "reset")
+    assert wait_until(lambda: trunk(pbx).get("degraded") == ["call-state URC"] and trunk(pbx)["state"] == "idle",
+                      timeout=15), trunk(pbx)
+    listing = pbx.pbx("trunk", "list").stdout
+    assert "WITHOUT" in listing and "call-state URC" in listing, listing
+    assert json.loads(pbx.pbx("trunk", "list", "--json").stdout)[0]["degraded"] == ["call-state URC"]
+    with AnsweringPhone(pbx, tmp_path) as phone:
+        pbx.pbx("sim", "call", "--trunk", "gsm1", "--from", "89161234567")
+        assert wait_until(lambda: pbx.api("sim/gsm1")["state"] == "active", timeout=15)
+        time.sleep(1.5)  # the line polls the call list meanwhile: the call goes on
+        assert pbx.api("status")["lines"]["gsm1"]["in_call"] is True
+        pbx.pbx("sim", "hangup", "--trunk", "gsm1")  # this firmware says nothing about it
+        result = phone.finish()  # the BYE came: the poll noticed
+        assert result.successful == 1, result.explain()
+    record = pbx.last_call()
+    assert (record["trunk"], record["caller"], record["disposition"]) == ("gsm1", "+79161234567", "answered")
+    assert pbx.log().count("AT^DSCI=1 refused") == 1, "said once"
+
+
+def test_a_modem_refusing_caller_id_stays_down_and_says_why(pbx: Daemon) -> None:
+    assert wait_until(lambda: trunk(pbx).get("state") == "idle", timeout=15)
+    pbx.pbx("sim", "fault", "--trunk", "gsm1", "refuse", "--command", "AT+CLIP=1")
+    pbx.pbx("sim", "fault", "--trunk", "gsm1", "reset")
+    reason = "AT+CLIP=1: refused (ERROR); the line needs it for caller ID"
+    assert wait_until(lambda: trunk(pbx).get("problem") == reason, timeout=15), trunk(pbx)
+    assert trunk(pbx)["state"] == "down" and trunk(pbx)["degraded"] == []
+    assert reason in pbx.pbx("trunk", "list").stdout
+    pbx.pbx("sim", "fault", "--trunk", "gsm1", "accept")  # the next retry brings it up
+    assert wait_until(lambda: trunk(pbx).get("state") == "idle", timeout=20), trunk(pbx)
+    assert "problem" not in trunk(pbx)

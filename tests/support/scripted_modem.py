@@ -22,11 +22,13 @@ class ScriptedModem:
     """The modem's side of a pty: answers command lines from a script (ERROR for the
     rest), and after it has answered CONNECT, takes the host's bytes as a DLE stream until
     DLE ETX. A reply may be a list: the next one each time the command comes; a reply
-(seconds, bytes) comes after that delay. After a
-    reply ending in the "> " prompt it keeps the payload up to Ctrl-Z and answers with the
-    script's entry for b"\x1a"."""
+    (seconds, bytes) comes after that delay; a callable is asked each time (a modem whose
+    answer depends on the call's state). After a reply ending in the "> " prompt it keeps
+    the payload up to Ctrl-Z and answers with the script's entry for b"\x1a"; ESC instead
+    cancels the text entry, answered with the entry for b"\x1b". texting: the modem is
+    still in such a text entry when the line opens the port (a crash left it there)."""
 
-    def __init__(self, script: dict[bytes, bytes], streaming: bool = False) -> None:
+    def __init__(self, script: dict, streaming: bool = False, texting: bool = False) -> None:
         self.master, self.slave = os.openpty()
         tty.setraw(self.slave)
         self.path = os.ttyname(self.slave)
@@ -36,7 +38,7 @@ class ScriptedModem:
         self.stream = bytearray()  # what it sent in stream mode, as on the wire
         self.streaming = streaming
         self.payloads: list[bytes] = []  # what the host sent after a "> " prompt (SMS PDUs)
-        self._awaiting_payload = False
+        self._awaiting_payload = texting
         self._decoder = DleDecoder()
         self._stop = False
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -58,12 +60,14 @@ class ScriptedModem:
             buffer += data
             while buffer:
                 if self._awaiting_payload:
-                    if b"\x1a" not in buffer:
+                    end = min((i for i in (buffer.find(b"\x1a"), buffer.find(b"\x1b")) if i >= 0), default=-1)
+                    if end < 0:
                         break
-                    payload, buffer = buffer.split(b"\x1a", 1)
-                    self.payloads.append(payload)
+                    key, payload, buffer = buffer[end:end + 1], buffer[:end], buffer[end + 1:]
+                    if key == b"\x1a":
+                        self.payloads.append(payload)
                     self._awaiting_payload = False
-                    self.send(self._reply(b"\x1a"))
+                    self.send(self._reply(key))
                 elif self.streaming:
                     _, _, rest = self._decoder.split(buffer)
                     self.stream += buffer[:len(buffer) - len(rest or b"")]
@@ -93,7 +97,7 @@ class ScriptedModem:
         if isinstance(reply, tuple):  # (seconds, bytes): a modem that takes its time
             time.sleep(reply[0])
             reply = reply[1]
-        return reply
+        return reply() if callable(reply) else reply
 
     def close(self) -> None:
         self._stop = True
@@ -106,13 +110,14 @@ class Rig(LineWatcher):
     """A ModemLine of one dialect on a ScriptedModem, with its events queued."""
 
     def __init__(self, dialect: str, script: dict, streaming: bool = False, name: str = "line1",
-                 **dialect_changes: object) -> None:
+                 line_options: dict | None = None, texting: bool = False, **dialect_changes: object) -> None:
         super().__init__()
-        self.modem = ScriptedModem(script, streaming)
+        self.modem = ScriptedModem(script, streaming, texting)
         chosen = dataclasses.replace(get_dialect(dialect), **dialect_changes)  # type: ignore[arg-type]
+        options = {"keepalive": 60, **(line_options or {})}  # e.g. audio_port, poll_every
         self.line = ModemLine(name, self.modem.path, chosen, on_event=self.events.put,
-                              on_audio=self.frames.append, keepalive=60).start()
-        self.wait(ModemUp, timeout=3.0)
+                              on_audio=self.frames.append, **options).start()
+        self.up: ModemUp = self.wait(ModemUp, timeout=3.0)
 
     def close(self) -> None:
         self.line.stop()

@@ -23,11 +23,45 @@ from hardware.modem.events import (
 RESET_URCS = ("RDY", "START")
 LATE_BOOT_URCS = ("+CPIN: READY", "SMS DONE", "PB DONE", "+QIND: PB DONE", "Call Ready", "SMS Ready")
 
+# Features the line itself falls back from (the fallback is code, not only words).
+CALL_STATE_URC = "call-state URC"
+SMS_INDICATIONS = "SMS indications"
+DTMF_REPORTS = "DTMF reports"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One init command and what it is for. Without a fallback it is required: refused,
+    the line stays down. With one, a refusal leaves the line up without the feature
+    (degraded, shown to the owner), unless nothing the line uses is lost (degrades=False)."""
+
+    command: str
+    feature: str
+    fallback: str = ""
+    degrades: bool = True
+
+    @property
+    def required(self) -> bool:
+        return not self.fallback
+
+
+def need(command: str, feature: str) -> Step:
+    return Step(command, feature)
+
+
+def nice(command: str, feature: str, fallback: str) -> Step:
+    return Step(command, feature, fallback)
+
+
+def spare(command: str, feature: str, fallback: str) -> Step:
+    """Refused, nothing the line uses is missing: said once in the log, not shown as degraded."""
+    return Step(command, feature, fallback, degrades=False)
+
 
 @dataclass(frozen=True)
 class Dialect:
     name: str
-    init: tuple[str, ...]
+    init: tuple[Step, ...]  # after AT and ATE0, in this order
     answer: tuple[str, ...] = ("ATA",)
     hangup: str = "AT+CHUP"
     dial: str = "ATD{number};"
@@ -48,6 +82,10 @@ class Dialect:
     connected_urcs: tuple[str, ...] = ()
     ended_urcs: tuple[str, ...] = ("NO CARRIER", "BUSY", "NO ANSWER")
     extra_urcs: tuple[str, ...] = field(default=())
+
+    @property
+    def commands(self) -> tuple[str, ...]:
+        return tuple(step.command for step in self.init)
 
     def is_urc(self, text: str) -> bool:
         prefixes = ("RING", "+CLIP:", "+CMTI:", "+CMT:", "+CUSD:", "+CREG:", "+DTMF:", "MISSED_CALL",

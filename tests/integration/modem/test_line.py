@@ -147,3 +147,25 @@ def test_sms_both_ways_with_cyrillic_and_long_messages_and_ussd(dialect: str) ->
         assert h.sim._inbox == {}  # deleted from the SIM
     finally:
         h.close()
+
+
+def test_a_sim7600_refusing_dsci_is_up_degraded_and_its_calls_end_by_the_call_list() -> None:
+    """This simulated firmware says nothing when the far end hangs up: only the +CLCC poll can tell."""
+    h = SimHarness("sim7600", refuse=["AT^DSCI=1"])
+    try:
+        assert h.wait(ModemUp).degraded == ("call-state URC",)
+        h.answered_call("+79161234567")
+        time.sleep(1.5)  # polled with the call still listed: it goes on
+        assert h.line.state == "active" and not any(isinstance(e, CallEnded) for e in h.collect(0))
+        h.sim.remote_hangup()
+        assert h.wait(CallEnded, timeout=3).reason == "remote hangup"
+        assert h.line.state == "idle" and h.line.degraded == ("call-state URC",)
+        h.line.dial("+74951234567")  # turned down at the far end: nothing said either
+        h.sim.remote_hangup()
+        assert h.wait(CallEnded, timeout=3).reason == "remote hangup" and h.line.state == "idle"
+        # the modem takes it again (say, after a firmware update): the next init is whole
+        h.sim.fault("accept")
+        h.sim.fault("reset")
+        assert h.wait(ModemUp).degraded == () and h.line.degraded == ()
+    finally:
+        h.close()

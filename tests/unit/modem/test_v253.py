@@ -89,7 +89,8 @@ def test_dle_split_stops_at_the_end_of_the_stream() -> None:
 
 def test_usr5637_dialect() -> None:
     d = get_dialect("usr5637")
-    assert d.init == ("ATZ", "ATE0", "ATV1", "AT+VCID=1", "AT+FCLASS=8", "AT+VSM=128,8000", "AT+VSD=128,0")
+    assert d.commands == ("ATZ", "ATE0", "ATV1", "AT+VCID=1", "AT+FCLASS=8", "AT+VSM=128,8000", "AT+VSD=128,0")
+    assert [s.command for s in d.init if not s.required] == ["ATZ", "AT+VSD=128,0"]  # the rest: a line needs them
     assert d.stream_command == "AT+VTR" and d.stream_end == b"\x10!\x10\x03"
     assert not d.network and not d.pcm and not d.inband_dtmf
     assert all(d.is_urc(t) for t in ("RING", "DATE = 0321", "DATE=0801", "NMBR = P", "NAME = X", "VCON"))

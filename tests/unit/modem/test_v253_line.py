@@ -12,17 +12,9 @@ import pytest
 from hardware.modem.dle import END_RX, END_TX, shield
 from hardware.modem.events import CallConnected, CallEnded, CallerId, Dtmf, Ring, Validity
 from hardware.modem.voice import to_u8
+from tests.support.modem_facts import INIT, PREAMBLE, v253_script
 from tests.support.scripted_modem import OK
 from tests.support.scripted_modem import Rig as ScriptedRig
-
-PREAMBLE = END_RX + END_TX  # ends a stream the modem may still be in, then a CR
-INIT = [PREAMBLE, b"AT", b"ATE0", b"ATZ", b"ATE0", b"ATV1", b"AT+VCID=1", b"AT+FCLASS=8", b"AT+VSM=128,8000",
-        b"AT+VSD=128,0"]
-
-
-def v253_script(extra: dict[bytes, bytes]) -> dict:
-    return {b"AT": OK, **{c: OK for c in INIT}, b"AT+VLS=1": OK, b"AT+VLS=0": OK,
-            b"AT+VTR": b"\r\nCONNECT\r\n", **extra}
 
 
 class Rig(ScriptedRig):
@@ -39,7 +31,7 @@ def rig():
 
 
 def test_init_sends_the_v253_sequence_and_polls_no_network(rig: Rig) -> None:
-    assert bytes(rig.modem.raw) == b"".join(c + b"\r" for c in INIT)
+    assert bytes(rig.modem.raw) == PREAMBLE + b"".join(c + b"\r" for c in INIT)  # not a byte more
     assert rig.line.state == "idle" and rig.line.signal is None and rig.line.operator == ""
 
 
@@ -47,7 +39,7 @@ def test_a_modem_left_streaming_is_brought_back_to_command_mode_first() -> None:
     rig = Rig(streaming=True)  # e.g. the daemon restarted mid-call
     try:
         assert bytes(rig.modem.stream) == PREAMBLE
-        assert rig.modem.commands == INIT[1:] and rig.line.state == "idle"
+        assert rig.modem.commands == INIT and rig.line.state == "idle"
     finally:
         rig.close()
 

@@ -9,6 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from pbx.services import open_services
+from pbx.store.trunks import new_trunk
 from webadmin.app import create_app
 
 
@@ -163,3 +164,24 @@ def test_bans_on_the_dashboard_and_lifted_from_it(setup) -> None:
     resp = client.post("/bans/lift", data={"address": "192.0.2.66", "csrf_token": token})
     assert resp.status_code == 302 and lifted == ["192.0.2.66"]
     assert "No source is banned" in client.get("/").get_data(as_text=True)
+
+
+def test_a_degraded_line_shows_what_it_is_without(setup) -> None:
+    app, services, _ = setup
+    services.trunks.add(new_trunk("gsm1", "gsm", "sim7600", "/dev/ttyUSB2", "/dev/ttyUSB4", "RU", ""))
+    services.trunks.add(new_trunk("gsm2", "gsm", "ec25", "/dev/ttyUSB6", "", "RU", ""))
+    services.lines = lambda: {  # what the daemon's lines say: gsm1 up without ^DSCI, gsm2 all fine
+        "gsm1": {"state": "idle", "operator": "MegaFon", "signal_dbm": -71, "in_call": False,
+                 "degraded": ["call-state URC"]},
+        "gsm2": {"state": "idle", "operator": "MTS", "signal_dbm": -81, "in_call": False, "degraded": []}}
+    client = app.test_client()
+    auth = {"Authorization": "Bearer " + services.tokens.create("crm")}
+    listed = {t["name"]: t["degraded"] for t in client.get("/api/v1/trunks", headers=auth).get_json()}
+    assert listed == {"gsm1": ["call-state URC"], "gsm2": []}
+    assert client.get("/api/v1/trunks/gsm1", headers=auth).get_json()["degraded"] == ["call-state URC"]
+    spec = client.get("/api/v1/openapi.yaml").get_data(as_text=True)
+    assert "degraded:" in spec[spec.index("    Trunk:"):spec.index("    NewTrunk:")]
+    services.admin.set_password("admin", "Owner-chosen-pass")
+    login(client, "Owner-chosen-pass")
+    page = client.get("/lines").get_data(as_text=True)
+    assert page.count("degraded, without") == 1 and "without call-state URC" in page
