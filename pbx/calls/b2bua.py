@@ -283,8 +283,8 @@ class B2bua:
             call.origin.send_dtmf(key.digit)
             return
         far = call.winner if leg is call.a else call.a
-        if far is not None and not far.ended:
-            far.send_digit(key.digit, key.duration_ms)
+        if far is not None and not far.ended and not far.send_digit(key.digit, key.duration_ms):
+            log.warning("call %s: key %s not passed on (neither RFC 4733 nor INFO)", call.id, key.digit)
 
     def origin_dtmf(self, call: BridgedCall, digit: str) -> None:
         """The far end on a line pressed a key: pass it to the phone in the call."""
