@@ -16,6 +16,7 @@ from typing import Any, Callable, Protocol
 
 import pjsua2 as pj
 
+from pbx.calls.dtmf_relay import DtmfEvent, DtmfRelay, KeyPress
 from pbx.calls.legs import CoreAccount, Leg
 from pbx.core import Core, Timer
 from pbx.events import EventBus
@@ -107,6 +108,7 @@ class B2bua:
         self._unrecorded: list[BridgedCall] = []
         self.trunks: Any = None  # pbx.calls.trunk.TrunkCalls, set by the composition root
         self.outbound_prefix = "9"
+        self.dtmf = DtmfRelay(core.call_later, self._relay_key)
         self.stats = {"calls_total": 0, "answered_total": 0, "rejected_sources": 0}
 
     # ---- setup / teardown (core thread) -------------------------------------------
@@ -268,13 +270,21 @@ class B2bua:
         b_audio.startTransmit(a_audio)
         call.bridged = True
 
-    def on_leg_dtmf(self, leg: Leg, digit: str) -> None:
-        """A phone pressed a key: on a line call it goes out to the line."""
+    def on_leg_dtmf(self, leg: Leg, event: DtmfEvent) -> None:
+        self.dtmf.event(leg, event)
+
+    def _relay_key(self, leg: Leg, key: KeyPress) -> None:
+        """A phone pressed a key: on a line call it goes out to the line, else to the other
+        phone, with the duration it was held (an IVR or voicemail may be there)."""
         call: BridgedCall | None = leg.call
-        if call is None or call.state is not CallState.ANSWERED or call.origin is None:
+        if call is None or call.state is not CallState.ANSWERED or (leg is not call.a and leg is not call.winner):
             return
-        if leg is call.a or leg is call.winner:
-            call.origin.send_dtmf(digit)
+        if call.origin is not None:
+            call.origin.send_dtmf(key.digit)
+            return
+        far = call.winner if leg is call.a else call.a
+        if far is not None and not far.ended and not far.send_digit(key.digit, key.duration_ms):
+            log.warning("call %s: key %s not passed on (neither RFC 4733 nor INFO)", call.id, key.digit)
 
     def origin_dtmf(self, call: BridgedCall, digit: str) -> None:
         """The far end on a line pressed a key: pass it to the phone in the call."""

@@ -7,6 +7,8 @@ from typing import Any, Iterator, Protocol
 
 import pjsua2 as pj
 
+from pbx.calls.dtmf_relay import DEFAULT_MS, DtmfEvent, KeyCollector
+
 log = logging.getLogger(__name__)
 
 
@@ -14,7 +16,7 @@ class LegOwner(Protocol):
     def on_incoming(self, leg: "Leg", raw: str, src: str) -> None: ...
     def on_leg_state(self, leg: "Leg", state: int, status: int) -> None: ...
     def on_leg_media(self, leg: "Leg") -> None: ...
-    def on_leg_dtmf(self, leg: "Leg", digit: str) -> None: ...
+    def on_leg_dtmf(self, leg: "Leg", event: DtmfEvent) -> None: ...
 
 
 @contextlib.contextmanager
@@ -43,6 +45,7 @@ class Leg(pj.Call):
         self.answered = False
         self.status = 0
         self.rtp: dict[str, int] = {}
+        self.keys = KeyCollector()  # DTMF heard on this leg, one KeyPress per key
 
     def onCallState(self, prm: "pj.OnCallStateParam") -> None:
         with guarded("call state"):
@@ -53,20 +56,25 @@ class Leg(pj.Call):
         with guarded("call media"):
             self.owner.on_leg_media(self)
 
-    def onDtmfDigit(self, prm: "pj.OnDtmfDigitParam") -> None:
+    # onDtmfDigit is left alone: pjsua2 raises it beside onDtmfEvent for the same key.
+    def onDtmfEvent(self, prm: "pj.OnDtmfEventParam") -> None:
         with guarded("call dtmf"):
-            self.owner.on_leg_dtmf(self, prm.digit)
+            event = DtmfEvent(prm.digit, prm.method == pj.PJSUA_DTMF_METHOD_RFC2833, prm.flags,
+                              prm.timestamp, prm.duration)
+            self.owner.on_leg_dtmf(self, event)
 
-    def send_digit(self, digit: str) -> None:
-        """RFC 4733 telephone-event when the phone offered it, else SIP INFO."""
-        for method in (pj.PJSUA_DTMF_METHOD_RFC2833, pj.PJSUA_DTMF_METHOD_SIP_INFO):
+    def send_digit(self, digit: str, duration_ms: int = DEFAULT_MS) -> str:
+        """RFC 4733 telephone-event when the phone negotiated it (pjmedia refuses otherwise),
+        else SIP INFO with Signal and Duration. Returns the method that worked, or ""."""
+        for method, name in ((pj.PJSUA_DTMF_METHOD_RFC2833, "rfc4733"), (pj.PJSUA_DTMF_METHOD_SIP_INFO, "info")):
             prm = pj.CallSendDtmfParam()
-            prm.method, prm.digits = method, digit
+            prm.method, prm.digits, prm.duration = method, digit, duration_ms
             try:
                 self.sendDtmf(prm)
-                return
+                return name
             except pj.Error as exc:
-                log.debug("DTMF %s by method %s failed: %s", digit, method, exc.reason)
+                log.debug("DTMF %s by %s failed: %s", digit, name, exc.reason)
+        return ""
 
     def onStreamDestroyed(self, prm: "pj.OnStreamDestroyedParam") -> None:
         # The stream is still there during this callback: last chance for RTP counters.

@@ -30,10 +30,12 @@ class SippPhone:
 
 
 class AnsweringPhone(SippPhone):
-    """Registers, answers, and waits for the BYE, or hangs up itself after hangs_up_after_ms."""
+    """Registers, answers, and waits for the BYE, or hangs up itself after hangs_up_after_ms.
+    scenario="uas_info.xml": a phone without telephone-event, taking keys by SIP INFO."""
 
-    def __init__(self, pbx: Daemon, workdir: Path, tone_hz: float = 1300, hangs_up_after_ms: int = 0) -> None:
-        self.pbx, self.workdir = pbx, workdir
+    def __init__(self, pbx: Daemon, workdir: Path, tone_hz: float = 1300, hangs_up_after_ms: int = 0,
+                 scenario: str = "uas_call.xml") -> None:
+        self.pbx, self.workdir, self.scenario = pbx, workdir, scenario
         self.hangs_up_after_ms = hangs_up_after_ms
         self.port = free_port()
         self.csv = sipp.users_csv(workdir / "bob.csv", [BOB])
@@ -46,15 +48,18 @@ class AnsweringPhone(SippPhone):
         assert result.successful == 1, result.explain()
         self.audio.start()
         hangup = ["-d", str(self.hangs_up_after_ms)] if self.hangs_up_after_ms else []
-        self.proc = sipp.start(sipp.sipp_args("uas_call.xml", self.pbx.sip, csv=self.csv, local_port=self.port,
+        self.proc = sipp.start(sipp.sipp_args(self.scenario, self.pbx.sip, csv=self.csv, local_port=self.port,
                                               params={"RTPPORT": str(self.audio.port)}, extra=["-trace_msg", *hangup],
                                               flags={"callee_hangs_up"} if hangup else set()),
                                self.workdir)
         time.sleep(0.3)
         return self
 
+    def trace(self) -> str:
+        return next(self.workdir.glob(f"{Path(self.scenario).stem}*_messages.log")).read_text()
+
     def invite(self) -> str:
-        return next(self.workdir.glob("uas_call*_messages.log")).read_text()
+        return self.trace()
 
     def event_pt(self) -> int:
         """The telephone-event payload type the PBX offered."""
@@ -64,14 +69,17 @@ class AnsweringPhone(SippPhone):
 
 class CallingPhone(SippPhone):
     """Alice (a SIPp phone with its own RTP endpoint) dials a number and hangs up after
-    hangs_up_after_ms of talk."""
+    hangs_up_after_ms of talk. scenario="uac_dtmf.xml": she offers telephone-event, and
+    params={"INFOKEYS": sipp.info_keys(...)} has her press keys by SIP INFO."""
 
     def __init__(self, pbx: Daemon, workdir: Path, dial: str, tone_hz: float = 700,
-                 hangs_up_after_ms: int = 4000) -> None:
+                 hangs_up_after_ms: int = 4000, scenario: str = "uac_call.xml",
+                 params: dict[str, str] | None = None) -> None:
         self.audio = RtpEndpoint(tone_hz)
         self.args = sipp.sipp_args(
-            "uac_call.xml", pbx.sip, csv=sipp.users_csv(workdir / "alice.csv", [(*ALICE, dial)]),
-            local_port=free_port(), params={"RTPPORT": str(self.audio.port)}, flags={"caller_hangs_up"},
+            scenario, pbx.sip, csv=sipp.users_csv(workdir / "alice.csv", [(*ALICE, dial)]),
+            local_port=free_port(), params={"RTPPORT": str(self.audio.port), **(params or {})},
+            flags={"caller_hangs_up"},
             extra=["-d", str(hangs_up_after_ms)])
         self.workdir = workdir
         self.proc: subprocess.Popen | None = None

@@ -60,9 +60,10 @@ class RtpEndpoint:
         self.packets_in = 0
         self.packets_out = 0
         self.digits: list[str] = []  # RFC 4733 events received, one per key press
+        self.keys: list[tuple[str, int]] = []  # the same, with each one's duration in ms
         self.event_pt: int | None = None  # the telephone-event payload type (from the peer)
         self._seen_events: set[int] = set()
-        self._to_send: list[str] = []
+        self._to_send: list[tuple[str, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -80,10 +81,11 @@ class RtpEndpoint:
             return np.zeros(0, np.int16)
         return DECODERS[self.pt](b"".join(self.received))
 
-    def send_digit(self, digit: str, pt: int) -> None:
-        """Press a key: 100 ms of telephone-event packets, then three end packets."""
+    def send_digit(self, digit: str, pt: int, duration_ms: int = 100) -> None:
+        """Press a key: a telephone-event packet each 20 ms while it is held, then three
+        end packets."""
         self.event_pt = pt
-        self._to_send.append(digit)
+        self._to_send.append((digit, max(1, duration_ms // 20)))
 
     EVENTS = "0123456789*#ABCD"
 
@@ -99,12 +101,13 @@ class RtpEndpoint:
             if ts not in self._seen_events:  # the end packet comes three times
                 self._seen_events.add(ts)
                 self.digits.append(self.EVENTS[data[12]])
+                self.keys.append((self.EVENTS[data[12]], struct.unpack("!H", data[14:16])[0] * 1000 // RATE))
 
-    def _event_packets(self, digit: str, seq: int, ts: int, ssrc: int) -> list[bytes]:
+    def _event_packets(self, digit: str, frames: int, seq: int, ts: int, ssrc: int) -> list[bytes]:
         code, packets = self.EVENTS.index(digit), []
-        for i in range(8):
-            end = i >= 5
-            duration = min(i + 1, 5) * FRAME
+        for i in range(frames + 3):
+            end = i >= frames
+            duration = min(i + 1, frames) * FRAME
             header = struct.pack("!BBHII", 0x80, (0x80 if i == 0 else 0) | int(self.event_pt or 101),
                                  (seq + i) & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
             packets.append(header + struct.pack("!BBH", code, (0x80 if end else 0) | 10, duration))
@@ -122,13 +125,15 @@ class RtpEndpoint:
                 pass
             now = time.monotonic()
             if self.peer is not None and self._to_send and now >= next_send:
-                for packet in self._event_packets(self._to_send.pop(0), seq, ts, ssrc):
+                digit, frames = self._to_send.pop(0)
+                packets = self._event_packets(digit, frames, seq, ts, ssrc)
+                for packet in packets:
                     try:
                         self.sock.sendto(packet, self.peer)
                     except OSError:
                         pass
                     time.sleep(0.02)
-                seq, ts = seq + 8, ts + 8 * FRAME
+                seq, ts = seq + len(packets), ts + len(packets) * FRAME
                 next_send = time.monotonic()
             if self.peer is not None and self.pt is not None and now >= next_send:
                 n = np.arange(ts, ts + FRAME)

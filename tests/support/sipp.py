@@ -100,3 +100,42 @@ def finish(proc: subprocess.Popen, timeout: float = 120) -> SippResult:
     out, err = proc.communicate(timeout=timeout)
     ok, bad = parse_counts(out)
     return SippResult(proc.returncode, out, err, ok, bad)
+
+
+def info_keys(digits: str, duration_ms: int, pause_ms: int = 500) -> str:
+    """Scenario steps for uac_dtmf.xml's INFOKEYS line: after pause_ms in the call, one
+    in-dialog SIP INFO (application/dtmf-relay) per key, each waiting for its 200."""
+    steps = [f'  <pause milliseconds="{pause_ms}"/>']
+    for n, digit in enumerate(digits, start=3):  # CSeq 1 and 2 are the INVITEs
+        steps.append(f"""  <send retrans="500"><![CDATA[
+INFO [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+[routes]
+From: <sip:[field0]@[remote_ip]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[field3]@[remote_ip]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: {n} INFO
+Max-Forwards: 70
+Content-Type: application/dtmf-relay
+Content-Length: [len]
+
+Signal={digit}
+Duration={duration_ms}
+]]></send>
+  <recv response="200"/>""")
+    return "\n".join(steps)
+
+
+def received_info_keys(trace: str) -> list[tuple[str, int]]:
+    """(Signal, Duration) of each dtmf-relay INFO in a -trace_msg log, once per CSeq (a
+    retransmission is the same key)."""
+    keys: dict[str, tuple[str, int]] = {}
+    for message in re.split(r"\n-{20,}[^\n]*\n", trace):
+        if not re.search(r"^INFO sip:", message, re.MULTILINE):
+            continue
+        cseq = re.search(r"^CSeq:\s*(\d+)", message, re.MULTILINE | re.IGNORECASE)
+        signal = re.search(r"^Signal\s*=\s*(\S)", message, re.MULTILINE)
+        duration = re.search(r"^Duration\s*=\s*(\d+)", message, re.MULTILINE)
+        if cseq and signal:
+            keys.setdefault(cseq.group(1), (signal.group(1), int(duration.group(1)) if duration else -1))
+    return list(keys.values())
