@@ -54,6 +54,7 @@ def fd_kinds(pid: int) -> Counter[str]:
             target = os.readlink(f"/proc/{pid}/fd/{fd}")
         except OSError:
             continue
+        target = re.sub(r"/dev/pts/\d+$", "/dev/pts/*", target)  # ptys renumber on replug
         kinds[re.sub(r"\[\d+\]$", "", target).rstrip(":")] += 1
     return kinds
 
