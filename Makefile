@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup test-deps bench-deps bench lint clean-cache
+.PHONY: run test setup test-deps bench-deps bench soak lint clean-cache
 
 run: setup
 	$(VENV)/bin/pbx run
@@ -22,6 +22,11 @@ bench-deps:
 # Benchmarks are run on purpose, never in `make test`; each prints its figures.
 bench: setup bench-deps
 	$(PY) tests/bench/run_all.py
+
+# An hour of mixed load on the real daemon, watched for leaks (make soak MINUTES=15 for less).
+MINUTES ?= 60
+soak: setup test-deps
+	$(PY) tests/bench/soak.py --minutes $(MINUTES)
 
 lint: setup
 	$(VENV)/bin/pip install -q -e ".[dev]"

@@ -139,7 +139,8 @@ class Appliance:
     def status(self) -> dict:
         edge = dict(self.edge.stats) if self.edge else {}
         core = self.core.call(self.b2bua.status, timeout=2.0) if self.core and self.b2bua else {}
-        return {"edge": edge, "core": core, "lines": self.line_states(),
+        media = self.core.call(self.engine.counts, timeout=2.0) if self.core and self.engine else {}
+        return {"edge": edge, "core": core, "media": media, "lines": self.line_states(),
                 "registrations": self.edge.registrar.count() if self.edge else 0}
 
     def line_states(self) -> dict[str, dict]:

@@ -87,7 +87,7 @@ class SimVoice:
         self.off_hook = self.streaming = self.rx_on = False
         self.busy_at = None
         if self.sim.state != "ringing" or was_off_hook:
-            self.sim.state = "idle"  # on-hook without answering: the exchange rings on
+            self.sim._call_over()  # on-hook without answering: the exchange rings on
 
     # ---- what the far end does ------------------------------------------------------------
     def far_end_hangup(self) -> None:
@@ -115,7 +115,7 @@ class SimVoice:
             return data
         audio, events, rest = self._decoder.split(data)
         samples = from_u8(audio)
-        self.sim._captured += samples.astype("<i2").tobytes()
+        self.sim.capture(samples.astype("<i2").tobytes())
         self.sim.sent_dtmf += [press.digit for press in self._detector.feed(samples)]
         if "end receive" in events:
             self.rx_on = False

@@ -47,6 +47,9 @@ class _Pty:
                 pass
 
 
+CAPTURE_LIMIT = 60 * 16000  # bytes: the last minute of the PBX's audio is what checks read
+
+
 class SimModem:
     def __init__(self, dialect: str = "sim7600", name: str = "gsm1", *, operator: str = "MegaFon",
                  rssi: int = 21, directory: Path | None = None, busy_dle: bool = False,
@@ -136,7 +139,7 @@ class SimModem:
         """The far end hangs up. Analog (V.253): no signal but the busy tone in the audio."""
         with self._lock:
             if self.state != "idle":
-                self.state, self.audio_on = "idle", False
+                self._call_over()
                 if self.voice is not None:
                     self.voice.far_end_hangup()
                 else:
@@ -172,6 +175,20 @@ class SimModem:
         with self._lock:
             self._inject += np.asarray(samples, "<i2").tobytes()
 
+    def capture(self, pcm: bytes) -> None:
+        """Keep what the PBX sent, the last minute of it (a daemon in development mode
+        runs the simulator for days: all of it would grow by 16 kB a second of call)."""
+        with self._lock:
+            self._captured += pcm
+            if len(self._captured) > CAPTURE_LIMIT:
+                del self._captured[:len(self._captured) - CAPTURE_LIMIT]
+
+    def _call_over(self) -> None:
+        """Back on-hook: the far end's voice that was not played ends with its call (or it
+        would pile up and be heard in the next call)."""
+        self.state, self.audio_on = "idle", False
+        self._inject.clear()
+
     def captured_audio(self) -> np.ndarray:
         with self._lock:
             return np.frombuffer(bytes(self._captured), dtype="<i2").copy()
@@ -191,7 +208,7 @@ class SimModem:
             if kind in ("unplug", "reset") and self.voice is not None:
                 self.voice.hang_up()
             if kind == "unplug":
-                self.state, self.audio_on = "idle", False
+                self._call_over()
                 self._unplug()
             elif kind == "replug":
                 self.echo, self.call_state_urc = True, False
@@ -199,7 +216,8 @@ class SimModem:
             elif kind in ("freeze", "thaw"):
                 self.frozen = kind == "freeze"
             elif kind == "reset":
-                self.state, self.audio_on, self.echo, self.call_state_urc = "idle", False, True, False
+                self._call_over()
+                self.echo, self.call_state_urc = True, False
                 self._urc("RDY", "+CPIN: READY", "SMS DONE")
             elif kind == "garbage":
                 self._write(os.urandom(4096))
@@ -324,7 +342,7 @@ class SimModem:
             self.state = "dialing"
             return ["OK"] + (["^ORIG:1,0", "^CONF:1"] if d.name == "huawei" else [])
         if up in ("AT+CHUP", "ATH"):
-            self.state, self.audio_on = "idle", False
+            self._call_over()
             return ["OK"]
         if up in ("AT+CPCMREG=1", "AT^DDSETEX=2"):
             self.audio_on = self.state == "active"
@@ -393,7 +411,7 @@ class SimModem:
                     data = os.read(pty.master, 4096)
                     with self._lock:
                         if self.audio_on:
-                            self._captured += data
+                            self.capture(data)
             except OSError:
                 time.sleep(0.05)
                 continue

@@ -102,6 +102,14 @@ class MediaEngine:
         self.ep.libDestroy()
         self.ep = None
 
+    def counts(self) -> dict[str, int]:
+        """Live pjsua calls and conference-bridge ports (core thread), for leak watching:
+        at idle they must come back to their idle values."""
+        if self.ep is None:
+            return {"pjsua_calls": 0, "conference_ports": 0}
+        calls = sum(1 for call_id in range(self.max_calls) if pj.Call.lookup(call_id) is not None)
+        return {"pjsua_calls": calls, "conference_ports": self.ep.mediaActivePorts()}
+
     def media_transport_config(self) -> "pj.TransportConfig":
         tcfg = pj.TransportConfig()
         tcfg.boundAddress = self.media_host

@@ -1,6 +1,7 @@
 """Call records in SQLite (WAL): an append-heavy journal that TinyDB would rewrite whole
-on every call. Safe from several threads (one connection each) and from the CLI while
-the daemon writes."""
+on every call. One connection, shared under a lock by the daemon's threads (a connection
+per thread would keep descriptors open for every web worker that ever read the journal,
+and close() could shut only its own); safe from the CLI while the daemon writes."""
 from __future__ import annotations
 
 import builtins
@@ -68,19 +69,21 @@ class CallJournal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
         with self._conn() as conn:
             conn.executescript(SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10)
+        """The shared connection (opened again after close()); callers hold self._lock
+        around each statement and its fetch."""
+        if self._db is None:
+            conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.row_factory = sqlite3.Row
-            self._local.conn = conn
-        return conn
+            self._db = conn
+        return self._db
 
     def add(self, record: CallRecord) -> None:
         if record.disposition not in DISPOSITIONS:
@@ -88,7 +91,7 @@ class CallJournal:
         row = asdict(record)
         row["details"] = json.dumps(record.details)
         try:
-            with self._conn() as conn:
+            with self._lock, self._conn() as conn:
                 conn.execute("INSERT INTO calls VALUES (:id, :caller, :callee, :direction, :trunk,"
                              " :start, :answer, :end, :duration, :disposition, :details)", row)
         except sqlite3.Error as exc:
@@ -98,19 +101,21 @@ class CallJournal:
         query, args = "SELECT * FROM calls", []
         if since is not None:
             query, args = query + " WHERE start >= ?", [since]
-        rows = self._conn().execute(query + " ORDER BY start DESC LIMIT ?", [*args, limit]).fetchall()
+        with self._lock:
+            rows = self._conn().execute(query + " ORDER BY start DESC LIMIT ?", [*args, limit]).fetchall()
         return [CallRecord(**{**dict(r), "details": json.loads(r["details"])}) for r in rows]
 
     def count(self, since: float | None = None) -> int:
-        if since is None:
-            return int(self._conn().execute("SELECT COUNT(*) FROM calls").fetchone()[0])
-        return int(self._conn().execute("SELECT COUNT(*) FROM calls WHERE start >= ?", [since]).fetchone()[0])
+        query, args = ("SELECT COUNT(*) FROM calls", []) if since is None else \
+            ("SELECT COUNT(*) FROM calls WHERE start >= ?", [since])
+        with self._lock:
+            return int(self._conn().execute(query, args).fetchone()[0])
 
     def summary(self, since: float) -> dict[str, int]:
         """Calls since a time: total, answered, missed (what the dashboard shows)."""
-        rows = self._conn().execute(
-            "SELECT disposition, COUNT(*) FROM calls WHERE start >= ? GROUP BY disposition", [since])
-        counts = {d: n for d, n in rows}
+        with self._lock:
+            counts = {d: n for d, n in self._conn().execute(
+                "SELECT disposition, COUNT(*) FROM calls WHERE start >= ? GROUP BY disposition", [since])}
         total = sum(counts.values())
         answered = counts.get("answered", 0)
         return {"total": total, "answered": answered, "missed": total - answered}
@@ -119,7 +124,7 @@ class CallJournal:
         row = asdict(sms)
         row.pop("id")
         try:
-            with self._conn() as conn:
+            with self._lock, self._conn() as conn:
                 cur = conn.execute("INSERT INTO sms (trunk, direction, peer, text, parts, at, status)"
                                    " VALUES (:trunk, :direction, :peer, :text, :parts, :at, :status)", row)
         except sqlite3.Error as exc:
@@ -128,11 +133,12 @@ class CallJournal:
         return sms
 
     def list_sms(self, limit: int = 100) -> builtins.list[SmsRecord]:
-        rows = self._conn().execute("SELECT * FROM sms ORDER BY at DESC, id DESC LIMIT ?", [limit]).fetchall()
+        with self._lock:
+            rows = self._conn().execute("SELECT * FROM sms ORDER BY at DESC, id DESC LIMIT ?", [limit]).fetchall()
         return [SmsRecord(**dict(r)) for r in rows]
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None

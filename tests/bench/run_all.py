@@ -6,12 +6,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_register.py", "bench_calls.py", "bench_dtmf.py", "bench_ring_to_invite.py"]
+BENCHES = [["bench_register.py"], ["bench_calls.py"], ["bench_dtmf.py"], ["bench_ring_to_invite.py"],
+           ["soak.py", "--minutes", "3"]]  # the hour-long soak is `make soak`
 
 if __name__ == "__main__":
     failed = 0
-    for name in BENCHES:
+    for name, *args in BENCHES:
         if (HERE / name).exists():
-            print(f"== {name}", flush=True)
-            failed |= subprocess.call([sys.executable, str(HERE / name)], cwd=HERE.parents[1])
+            print(f"== {' '.join([name, *args])}", flush=True)
+            failed |= subprocess.call([sys.executable, str(HERE / name), *args], cwd=HERE.parents[1])
     sys.exit(failed)

@@ -157,3 +157,12 @@ def test_all_phones_of_the_callee_ring_and_the_first_to_answer_wins(pbx: Daemon,
         b.stop()
     record = pbx.last_call()
     assert record["disposition"] == "answered" and len(record["details"]["contacts"]) == 2
+
+
+def test_status_shows_pjsua_calls_and_ports_back_at_idle(pbx: Daemon, tmp_path: Path) -> None:
+    """GET /status carries what pjsua holds, so a soak run can watch it for leaks."""
+    idle = pbx.api("status")["media"]
+    assert idle["pjsua_calls"] == 0 and idle["conference_ports"] >= 1, idle
+    call(pbx, tmp_path, byefrom="caller")
+    pbx.last_call()
+    assert pbx.api("status")["media"] == idle
