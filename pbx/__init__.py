@@ -1,1 +1,1 @@
-"""The PBX layer: media engine, SIP edge, calls, storage, CLI (see DESIGN.md)."""
+"""The PBX layer: media engine, SIP edge, calls, storage, CLI (see docs/architecture.md)."""

@@ -1,4 +1,4 @@
-"""The composition root: the one place that builds and wires every part (DESIGN.md)."""
+"""The composition root: the one place that builds and wires every part (docs/architecture.md)."""
 from __future__ import annotations
 
 import json

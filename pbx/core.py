@@ -1,4 +1,4 @@
-"""The core thread: owns pjsua2 and all call state (DESIGN.md, "Process and threads").
+"""The core thread: owns pjsua2 and all call state (docs/architecture.md, "Process and threads").
 
 Other threads never touch pjsua2 objects; they submit() a job and, if they need an
 answer, wait on the returned future with a timeout.

@@ -1,7 +1,7 @@
 """The pjsua2 media engine: endpoint, the core's own SIP transport on loopback, the
 conference bridge clocked by the null audio device. Runs only on the core thread.
 
-Settings follow DESIGN.md: threadCnt=0 and mainThreadOnly so every callback arrives on
+Settings follow docs/architecture.md: threadCnt=0 and mainThreadOnly so every callback arrives on
 the thread that polls, clockRate 8000, no echo canceller, G.711 only (phones and
 modems speak it; wideband codecs would cost CPU per leg for nothing here).
 """
