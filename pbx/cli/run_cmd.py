@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -27,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = RunConfig.from_args(args.data, args.sip, args.http, args.ring_timeout, args.log_level)
     logging.basicConfig(level=cfg.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # A crash inside pjsua2 or another C library still leaves every thread's Python stack
+    # in the journal, for whoever has to find it.
+    faulthandler.enable(all_threads=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

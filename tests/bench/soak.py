@@ -60,6 +60,7 @@ def watch(daemon: Daemon, minutes: int, tally: Tally) -> list[Sample]:
         print(f"{samples[-1].row()}   ok {sum(tally.ok.values()):5d} failed {sum(tally.failed.values()):3d}",
               flush=True)
         if daemon.proc is not None and daemon.proc.poll() is not None:
+            print("".join(daemon.output[-150:]), flush=True)  # its last words (faulthandler's stacks)
             raise RuntimeError(f"the daemon died (exit {daemon.proc.returncode})")
     return samples
 
