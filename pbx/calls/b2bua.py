@@ -210,7 +210,7 @@ class B2bua:
 
     def ring(self, call: BridgedCall, contacts: list[Any], display: str) -> None:
         """B legs to every contact; 480 if none could be reached; the ring timeout."""
-        name = display.replace('"', "")
+        name = display.replace('"', "").replace("\\", "")  # nothing that would end the quoted name
         edge_host, edge_port = self.edge_addr
         for binding in contacts:
             leg = Leg(self, self.account, role="b", target=binding.uri)

@@ -19,7 +19,7 @@ from pbx.errors import ConfigError, PbxError, SipParseError
 from pbx.events import EventBus
 from pbx.sip import replies
 from pbx.sip.digest import Credentials, DigestAuth, Verdict
-from pbx.sip.grammar import GrammarError
+from pbx.sip.grammar import GrammarError, ip_address
 from pbx.sip.guard import Guard
 from pbx.sip.message import MAX_HEADER_BYTES, SipRequest, SipResponse, parse
 from pbx.sip.registrar import Registrar, RegistrationError, contact_header
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 CALLER_HEADER = "X-Pbx-Caller"
 RETRANSMIT_WINDOW = 32.0  # seconds: RFC 3261 timer F, how long a UDP client may resend
 DIALOG_CREATING = {"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"}
+COUNTED = {"Via", "From", "To", "Call-ID", "CSeq", "Max-Forwards", "Content-Length", "Contact", "Route",
+           "Request-URI", "Request-Line", "SIP-Version", "header line", "User-Agent", "Subject"}
 KNOWN_METHODS = {"INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE", "NOTIFY",
                  "REFER", "SUBSCRIBE", "MESSAGE", "PRACK", "PUBLISH"}
 
@@ -123,7 +125,9 @@ class SipEdge:
             msg = parse(data)
         except GrammarError as exc:
             self.stats["grammar_errors"] += 1
-            self.stats[f"bad {exc.header}"] += 1
+            # Counted by name for the headers the edge reads; a header any sender can make
+            # up must not add a counter each (a spoofed flood would grow /status forever).
+            self.stats[f"bad {exc.header}" if exc.header in COUNTED else "bad other header"] += 1
             answer = replies.rejection(exc.partial, exc) if exc.partial is not None else None
             self._reply_raw(answer or replies.for_unparseable(data, exc), src)
             return
@@ -296,14 +300,27 @@ class SipEdge:
         self.stats["answered_%d" % int(data[8:11] or b"0")] += 1
         if src.conn is not None:
             src.conn.write(data)
-        elif self._udp is not None:
-            self._udp.sendto(data, (src.host, src.port))
+        else:
+            self._sendto(data, (src.host, src.port))
 
     def _send(self, data: bytes, transport: str, addr: tuple[str, int], conn: object) -> None:
         if transport == "TCP":
             self._tcp.send(data, addr)
-        elif self._udp is not None:
+        else:
+            self._sendto(data, addr)
+
+    def _sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        """UDP to an address literal only: a host name would mean a DNS lookup on the edge's
+        loop, and a failing sendto must never close the edge's socket."""
+        if self._udp is None:
+            return
+        if not ip_address(addr[0]) or not 0 < addr[1] < 65536:
+            self.stats["unsendable_dropped"] += 1
+            return
+        try:
             self._udp.sendto(data, addr)
+        except (OSError, ValueError, OverflowError):
+            self.stats["udp_errors"] += 1
 
 
 class _Udp(asyncio.DatagramProtocol):

@@ -31,6 +31,8 @@ URI_HEADER = re.compile(f"(?:[{UNRESERVED}\\[\\]/?:+$]|{ESCAPED})*")
 OPAQUE = re.compile(f"(?:[{UNRESERVED};/?:@&=+$,\\[\\]]|{ESCAPED})+")
 GEN_VALUE = re.compile(f"[{TOKEN_CHARS}:\\[\\]]+")  # token / host (IPv6 references too)
 SIMPLE_PARAMS = re.compile(f"(?:;[{TOKEN_CHARS}]+(?:=[{TOKEN_CHARS}:\\[\\]]+)?)*")
+PORT = re.compile(r"[0-9]{1,5}")
+DIGITS = re.compile(r"[0-9]+")
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 VIA_HEAD = re.compile(f"([{TOKEN_CHARS}]+)[ \\t]*/[ \\t]*([{TOKEN_CHARS}]+)[ \\t]*/[ \\t]*"
                       f"([{TOKEN_CHARS}]+)[ \\t]+([^;\\s]+)[ \\t]*(.*)", re.DOTALL)
@@ -188,9 +190,14 @@ def hostport(text: str, header: str) -> tuple[str, int | None]:
         host = host.lower()
         if _ == ":" and not port:
             raise GrammarError(header, "empty port")
-    if port and (not port.isdigit() or len(port) > 5 or int(port) > 65535):
+    if port and not is_port(port):
         raise GrammarError(header, f"bad port {port[:10]!r}")
     return host, int(port) if port else None
+
+
+def is_port(text: str) -> bool:
+    """1*DIGIT in ASCII (str.isdigit() also takes '²') and a port a socket can use."""
+    return PORT.fullmatch(text) is not None and int(text) <= 65535
 
 
 def ip_address(text: str) -> bool:
@@ -204,7 +211,7 @@ def ip_address(text: str) -> bool:
 def cseq(value: str) -> tuple[int, str]:
     number, _, method = value.strip().partition(" ")
     method = method.strip()
-    if not number.isdigit() or not TOKEN.fullmatch(method):
+    if not DIGITS.fullmatch(number) or not TOKEN.fullmatch(method):
         raise GrammarError("CSeq", "not a number and a method")
     n = int(number)
     if n >= MAX_CSEQ:
@@ -214,14 +221,14 @@ def cseq(value: str) -> tuple[int, str]:
 
 def max_forwards(value: str) -> int:
     value = value.strip()
-    if not value.isdigit() or int(value) > 255:
+    if not DIGITS.fullmatch(value) or int(value) > 255:
         raise GrammarError("Max-Forwards", "not a number from 0 to 255")
     return int(value)
 
 
 def content_length(value: str) -> int:
     value = value.strip()
-    if not value.isdigit():
+    if not DIGITS.fullmatch(value):
         raise GrammarError("Content-Length", "not a number")
     return int(value)
 

@@ -14,7 +14,7 @@ import ipaddress
 import logging
 import re
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 SCANNER_AGENTS = re.compile(r"friendly-scanner|sipvicious|sipcli|vaxsipuseragent|sundayddr|"
                             r"sip-scan|sipsak-scan|iWar|smap|pplsip|eyeBeam-scanner|cirpack",
                             re.IGNORECASE)
+
+
+MAX_SOURCES = 10_000  # addresses tracked (and banned) at once
 
 
 @dataclass
@@ -57,8 +60,8 @@ class Guard:
         self.allowed = parse_networks(allow)
         self.clock, self.wall_clock = clock, wall_clock
         self._buckets: dict[str, tuple[float, float]] = {}
-        self._failures: dict[str, deque[float]] = {}
-        self._challenges: dict[str, deque[float]] = {}
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._challenges: OrderedDict[str, deque[float]] = OrderedDict()
         self._bans: dict[str, Ban] = {}
 
     # ---- the edge asks ------------------------------------------------------------------
@@ -141,13 +144,18 @@ class Guard:
         return count
 
     # ---- inside -------------------------------------------------------------------------
-    def _count(self, table: dict[str, deque[float]], ip: str) -> int:
+    def _count(self, table: OrderedDict[str, deque[float]], ip: str) -> int:
+        """Count an event of this source in the window. The table is bounded under a spoofed
+        flood by forgetting the sources quiet the longest, never by a wholesale clear (that
+        would also forget the guesser who is still guessing)."""
         now = self.clock()
         times = table.get(ip)
         if times is None:
-            if len(table) > 10000:  # bounded under a spoofed flood
-                table.clear()
+            while len(table) >= MAX_SOURCES:
+                table.popitem(last=False)
             times = table[ip] = deque()
+        else:
+            table.move_to_end(ip)
         times.append(now)
         while times and times[0] < now - self.window:
             times.popleft()
@@ -156,5 +164,10 @@ class Guard:
     def _ban(self, ip: str, reason: str) -> None:
         if ip in self._bans:
             return
+        if len(self._bans) >= MAX_SOURCES:  # a spoofed flood: expired bans go, then the oldest
+            now = self.clock()
+            self._bans = {k: b for k, b in self._bans.items() if b.until > now}
+            while len(self._bans) >= MAX_SOURCES:
+                self._bans.pop(next(iter(self._bans)))
         self._bans[ip] = Ban(ip, reason, self.wall_clock(), self.clock() + self.ban_for)
         log.warning("SIP edge: %s banned for %.0f s: %s", ip, self.ban_for, reason)

@@ -83,8 +83,10 @@ class Registrar:
         now = self.clock()
         cseq, _ = req.cseq
         with self._lock:
-            bindings = self._bindings.setdefault(user, {})
-            before = set(bindings)
+            before = set(self._bindings.get(user, {}))
+            # Changes go to a copy that replaces the bindings only once the whole REGISTER
+            # was accepted: a refused one changes nothing (and the count stays true).
+            bindings = dict(self._bindings.get(user, {}))
             if req.contact_star:
                 if header_expires != "0" or contacts:
                     raise RegistrationError(400, "Contact * needs Expires: 0")
@@ -96,6 +98,7 @@ class Registrar:
             for uri in [u for u, b in bindings.items() if b.expires_at <= now]:
                 del bindings[uri]
             current = list(bindings.values())
+            self._bindings[user] = bindings
             self._total += len(bindings) - len(before)
             changed = set(bindings) != before
         if self.bus is not None and changed:  # a refresh of the same contacts tells nobody news
@@ -107,7 +110,7 @@ class Registrar:
                req: SipRequest, transport: str, source: tuple[str, int], now: float,
                cseq: int) -> None:
         raw = addr.params.get("expires", header_expires) or str(self.default_expires)
-        if not raw.isdigit():
+        if not raw.isascii() or not raw.isdigit():
             raise RegistrationError(400, "Bad Expires")
         expires = min(int(raw), self.max_expires)
         old = bindings.get(addr.uri)

@@ -58,7 +58,7 @@ def for_unparseable(data: bytes, exc: SipParseError) -> bytes | None:
     for m in LINE.finditer(head):
         key = {b"v": b"via", b"f": b"from", b"t": b"to", b"i": b"call-id"}.get(m.group(1).lower(),
                                                                                 m.group(1).lower())
-        found.setdefault(key.decode(), m.group(2).strip())
+        found.setdefault(key.decode(), re.sub(rb"[\x00-\x08\x0a-\x1f\x7f]", b"?", m.group(2).strip()))
     if any(k not in found for k in ("via", "from", "to", "call-id", "cseq")):
         return None
     too_large = "too large" in exc.message

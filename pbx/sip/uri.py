@@ -43,7 +43,7 @@ class Via:
         for key in ("received", "maddr"):
             if key in params and not (g.ip_address(params[key]) or g.HOSTNAME.fullmatch(params[key])):
                 raise GrammarError("Via", f"bad {key}")
-        if "rport" in params and params["rport"] and not params["rport"].isdigit():
+        if params.get("rport") and not g.is_port(params["rport"]):
             raise GrammarError("Via", "bad rport")
         return cls(m.group(3).upper(), host, port, params, f"{m.group(1)}/{m.group(2)}".upper())
 
@@ -55,7 +55,7 @@ class Via:
         """Where responses go (RFC 3261 18.2.2 with RFC 3581 rport)."""
         host = self.params.get("received") or self.host
         rport = self.params.get("rport")
-        port = int(rport) if rport and rport.isdigit() else (self.port or 5060)
+        port = int(rport) if rport and g.is_port(rport) else (self.port or 5060)
         return host.strip("[]"), port
 
     def __str__(self) -> str:
@@ -129,15 +129,26 @@ def _uri_header(text: str) -> bool:
     return bool(eq) and bool(name) and bool(g.URI_HEADER.fullmatch(name)) and bool(g.URI_HEADER.fullmatch(value))
 
 
-@functools.lru_cache(maxsize=8192)
+CACHED_UP_TO = 256  # characters: longer values are parsed each time, never kept
+
+
 def name_addr(value: str, header: str) -> "NameAddr":
     """NameAddr.parse, remembered: a phone sends the same To, Contact and Request-URI in
     every REGISTER. The parsed values are shared between messages: read, never change them."""
-    return NameAddr.parse(value, header)
+    return _name_addr(value, header) if len(value) <= CACHED_UP_TO else NameAddr.parse(value, header)
+
+
+def request_uri(text: str) -> "Uri":
+    return _request_uri(text) if len(text) <= CACHED_UP_TO else Uri.parse(text, "Request-URI")
 
 
 @functools.lru_cache(maxsize=4096)
-def request_uri(text: str) -> Uri:
+def _name_addr(value: str, header: str) -> "NameAddr":
+    return NameAddr.parse(value, header)
+
+
+@functools.lru_cache(maxsize=1024)
+def _request_uri(text: str) -> "Uri":
     return Uri.parse(text, "Request-URI")
 
 
