@@ -35,5 +35,5 @@ def normalise(raw: str, country: str = "RU", area_code: str = "") -> str:
 
 
 def last_digits(e164: str, count: int = 10) -> str:
-    """Key for matching contacts stored in other formats (the DESIGN's second index)."""
+    """Key for matching contacts stored in other formats (the last 10 digits: the second index)."""
     return re.sub(r"\D", "", e164)[-count:]

@@ -3,7 +3,7 @@ an outbound call picked up (SIM800 and EC25 send no URC), and the far end hangin
 a firmware that refused its call-state URC (SIM7600 without ^DSCI).
 
 +CLCC: <id>,<dir>,<stat>,<mode>,<mpty>[,"<number>",<type>]; stat 0 active, 1 held,
-2 dialing, 3 alerting, 4 incoming, 5 waiting, 6 disconnect (reference, section 3.1)."""
+2 dialing, 3 alerting, 4 incoming, 5 waiting, 6 disconnect (3GPP TS 27.007, +CLCC)."""
 from __future__ import annotations
 
 from hardware.modem.atchannel import Response

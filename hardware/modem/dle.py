@@ -2,7 +2,7 @@
 
 In voice mode audio and events share the serial port: a data byte 0x10 (DLE) is sent
 doubled, and DLE followed by another byte is an event (DTMF digit, busy tone, ring, ...)
-or the end of the stream (DLE ETX). Facts from ITU-T V.253 and the project reference."""
+or the end of the stream (DLE ETX). Facts from ITU-T V.253."""
 from __future__ import annotations
 
 DLE, ETX = 0x10, 0x03

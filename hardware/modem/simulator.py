@@ -7,7 +7,7 @@ current ptys, so an "unplugged" modem comes back under the same name, as USB doe
 
 Other firmware: `refuse` names commands answered ERROR (a modem lacking them); the line
 meets them at its next init (fault "reset"). A SIM7600 that refused AT^DSCI=1 plays the
-worst firmware the reference warns of: nothing at all when the far end hangs up.
+worst firmware SIMCom's manual allows for: nothing at all when the far end hangs up.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What each dialect's modem is sent and answers, written out from the AT manuals
-(reference section 3), not derived from the dialect tables: the recorded-bytes tests
+(SIMCom, Quectel, Huawei; 3GPP TS 27.007), not derived from the dialect tables: the recorded-bytes tests
 (tests/unit/modem) play these on a scripted modem."""
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""GSM/LTE modules. Command facts: the project's shared reference, section 3.
+"""GSM/LTE modules. Command facts: the vendors' AT manuals
+(SIMCom SIM800/SIM7600, Quectel EC25, Huawei E1550) and 3GPP TS 27.007.
 
 Each init step is required (need: caller ID, the voice path) or optional with the
 feature it brings and the line's fallback when a firmware refuses it (nice; spare when

@@ -1,5 +1,5 @@
-"""Analog lines through a V.253 voice modem (USR5637 class). Command facts: the project's
-shared reference, section 3.4.
+"""Analog lines through a V.253 voice modem (USR5637 class). Command facts: ITU-T V.253
+and the USR5637's command reference.
 
 Voice mode (AT+FCLASS=8) with 8-bit linear audio at 8 kHz (AT+VSM=128,8000), silence
 detection off (AT+VSD=128,0) and caller ID as a block of text lines (AT+VCID=1). Calls:

@@ -2,7 +2,7 @@
 the exact command bytes the line sends (init, answer, audio on/off, DTMF, hang-up, SMS) and
 the events it makes of the modem's recorded replies and URCs (RING + caller ID, call state,
 DTMF, hang-up, SMS PDU with Cyrillic). The expected bytes are written out from the AT
-manuals (reference section 3), not derived from the dialect tables."""
+manuals (SIMCom, Quectel, Huawei; 3GPP TS 27.007), not derived from the dialect tables."""
 from __future__ import annotations
 
 import threading
@@ -96,7 +96,7 @@ def test_registration_urcs_with_and_without_location() -> None:
     assert huawei.parse("gsm1", "+CREG: 2") == NetworkRegistration("gsm1", 2)
     assert get_dialect("sim7600").parse("gsm1", "MISSED_CALL: 10:25AM 89161234567") == CallEnded(
         "gsm1", "caller gave up")
-    # ^DSCI: id,dir,stat,type,number,toa; stat 6 is the end of the call (reference 3.2)
+    # ^DSCI: id,dir,stat,type,number,toa; stat 6 is the end of the call (SIMCom's AT manual)
     assert get_dialect("sim7600").parse("gsm1", "^DSCI: 3,0,6,0,89161234567,129") == CallEnded(
         "gsm1", "remote hangup")
     assert get_dialect("sim7600").parse("gsm1", "^DSCI: 4,1,3,0,+79161234567,145").text.startswith("^DSCI")
