@@ -306,7 +306,7 @@ def read_headers(msg: SipMessage) -> None:
         if seen.get(key, 0) > 1:
             raise GrammarError(NAMES[key], "appears more than once")
     msg.index = index
-    msg.from_addr = name_addr(msg.get("from") or "", "From")
+    msg.from_addr = NameAddr.parse(msg.get("from") or "", "From")  # its tag is new each call: not kept
     msg.to_addr = name_addr(msg.get("to") or "", "To")
     msg.call_id = g.call_id(msg.get("call-id") or "")
     msg.cseq_number, msg.cseq_method = g.cseq(msg.get("cseq") or "")

@@ -142,12 +142,12 @@ def request_uri(text: str) -> "Uri":
     return _request_uri(text) if len(text) <= CACHED_UP_TO else Uri.parse(text, "Request-URI")
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _name_addr(value: str, header: str) -> "NameAddr":
     return NameAddr.parse(value, header)
 
 
-@functools.lru_cache(maxsize=1024)
+@functools.lru_cache(maxsize=512)
 def _request_uri(text: str) -> "Uri":
     return Uri.parse(text, "Request-URI")
 
