@@ -1,0 +1,1 @@
+"""The dial plan: where a call goes, as data (docs/dialplan.md)."""
