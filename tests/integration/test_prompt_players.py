@@ -17,6 +17,7 @@ import numpy as np
 import pjsua2 as pj
 import pytest
 
+from pbx.calls.trunk import ModemAudioPort
 from pbx.core import Core
 from pbx.errors import NotFound, PbxError
 from pbx.media.engine import MediaEngine
@@ -205,6 +206,23 @@ def test_a_player_that_reached_its_end_is_not_joined(tmp_path: Path) -> None:
         assert bench.wait(lambda: bench.count() == (0, 0), 2.0)
     finally:
         bench.stop()
+
+
+def test_a_line_port_hears_the_prompt(bench: Bench, tmp_path: Path) -> None:
+    """A line call's sink is its ModemAudioPort: the prompt reaches the modem's writer."""
+    tone = write_tone(tmp_path / "menu.wav", 0.5)
+    written: list[bytes] = []
+
+    def on_core() -> Listener:
+        bench.sinks["line"] = ModemAudioPort(written.append)  # type: ignore[assignment]
+        bench.sinks["line"].open("line-gsm1")
+        bench.done["line"] = []
+        return bench.players.play(tone, bench.sinks["line"], bench._on_done("line"))
+    bench.core.call(on_core)
+    assert bench.wait(lambda: bool(bench.done["line"]))
+    loud = [f for f in written if len(f) == 320 and max(map(abs, array.array("h", f))) > LOUD]
+    assert 20 <= len(loud) <= 27
+    assert bench.wait(lambda: bench.count() == (0, 0), 2.0)
 
 
 def test_a_missing_or_broken_file_is_refused(bench: Bench, tmp_path: Path) -> None:
