@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,8 @@ class Appliance:
         self.leds: StatusLeds | None = None
         self.trunks: Any = None
         self.lines: Any = None
+        self.plan: Any = None
+        self.players: Any = None
 
     def start(self) -> None:
         cfg = self.cfg
@@ -96,6 +99,7 @@ class Appliance:
         self.core.call(self.b2bua.start, self.engine)
 
         self._start_lines(services)
+        self._start_plan(services)
         services.lines = self.line_states
         services.send_sms = self.trunks.send_sms
         services.ussd = self.trunks.ussd
@@ -127,6 +131,29 @@ class Appliance:
         self.lines = LineManager(services.trunks, self.trunks, self.core,
                                  simulators_allowed=self.cfg.simulated_hardware,
                                  sim_dir=self.cfg.data_dir / "sim", simulators=services.simulators).start()
+
+    def _start_plan(self, services: Services) -> None:
+        """The dial plan decides where calls go; prompts play through shared players.
+        The system prompts are spoken on a worker thread (espeak-ng takes a moment)."""
+        from pbx.dialplan.engine import DialPlan
+        from pbx.media.players import PromptPlayers
+
+        assert self.core is not None and self.b2bua is not None and self.engine is not None
+        if services.dialplan is None:
+            return
+        self.players = PromptPlayers(self.core.submit, self.core.call_later).attach(self.engine)
+        self.plan = DialPlan(self.b2bua, services.dialplan, services.prompts, self.players)
+        self.b2bua.plan = self.plan
+        if services.prompts is not None:
+            threading.Thread(target=self._system_prompts, args=(services.prompts,), name="prompts",
+                             daemon=True).start()
+
+    @staticmethod
+    def _system_prompts(prompts: Any) -> None:
+        try:
+            prompts.ensure_system_prompts()
+        except Exception:
+            log.exception("the system prompts could not be made")
 
     def _start_web(self, services: Services) -> None:
         from webadmin.app import create_app

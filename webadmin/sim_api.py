@@ -71,6 +71,10 @@ def state(line: str):  # type: ignore[no-untyped-def]
            "off_hook": sim.off_hook, "refused": sorted(sim.refused)}
     if "hz" in request.args:
         out["tone_level"] = tone_level(sim.captured_audio()[-16000:], float(request.args["hz"]))
+    if "level" in request.args:  # RMS of the last N ms the PBX sent (a prompt is heard)
+        ms = min(max(int(request.args.get("level") or 1000), 20), 60000)
+        tail = sim.captured_audio()[-8 * ms:].astype(np.float64)
+        out["rms"] = float(np.sqrt(np.mean(tail ** 2))) if tail.size else 0.0
     return jsonify(out)
 
 

@@ -70,6 +70,11 @@ class BridgedCall:
     rtp: dict[str, dict[str, int]] = field(default_factory=dict)
     origin: Any = None  # the phone line of an inbound or outbound call (pbx.calls.trunk)
     direction: str = "internal"
+    caller_name: str = ""
+    flow: Any = None  # where the dial plan has the call (pbx.dialplan.flow.Flow)
+    path: list[dict] = field(default_factory=list)  # the plan steps, kept in the call record
+    attempt: int = 0  # which ring step the B legs belong to (older ones are being cancelled)
+    attempt_over: int = 0  # the last ring step the flow has heard the end of (once each)
 
     def legs(self) -> list[Leg]:
         return [leg for leg in (self.a, *self.b_legs) if leg is not None]
@@ -107,6 +112,7 @@ class B2bua:
         self._legs: set[Leg] = set()
         self._unrecorded: list[BridgedCall] = []
         self.trunks: Any = None  # pbx.calls.trunk.TrunkCalls, set by the composition root
+        self.plan: Any = None  # pbx.dialplan.engine.DialPlan, set by the composition root
         self.outbound_prefix = "9"
         self.dtmf = DtmfRelay(core.call_later, self._relay_key)
         self.stats = {"calls_total": 0, "answered_total": 0, "rejected_sources": 0}
@@ -148,7 +154,8 @@ class B2bua:
             call.rtp["b"] = leg.rtp
         if leg in call.b_legs:
             call.b_legs.remove(leg)
-            call.b_statuses.append(leg.status)
+            if leg.attempt == call.attempt:  # a cancelled step's legs say nothing of this one
+                call.b_statuses.append(leg.status)
 
     def destroy(self) -> None:
         """Before libDestroy: no Call or Account may outlive the library."""
@@ -186,6 +193,8 @@ class B2bua:
             leg.end(403)
             return
         call = BridgedCall(caller=caller, callee=request_user(raw), a=leg, start=self.clock())
+        caller_ext = self.directory.get(caller)
+        call.caller_name = getattr(caller_ext, "name", "") or ""
         leg.call = call
         self.calls[call.id] = call
         self.stats["calls_total"] += 1
@@ -193,8 +202,14 @@ class B2bua:
         self._route(call)
 
     def _route(self, call: BridgedCall) -> None:
+        if self.plan is not None and self.directory.get(call.callee) is None:
+            # not an extension: a ring group's or IVR's number, a feature code, an outside number
+            if self.plan.internal(call) or self.plan.outbound(call, call.callee):
+                return
+            return self._reject(call, 404, "unknown_number")
         prefix = self.outbound_prefix
-        if self.trunks is not None and call.callee.startswith(prefix) and len(call.callee) > len(prefix) + 2:
+        if self.plan is None and self.trunks is not None and call.callee.startswith(prefix) \
+                and len(call.callee) > len(prefix) + 2:
             if not self.trunks.outbound(call, call.callee[len(prefix):]):
                 self._reject(call, 503, "failed")  # no free line
             return
@@ -210,8 +225,15 @@ class B2bua:
 
     def ring(self, call: BridgedCall, contacts: list[Any], display: str) -> None:
         """B legs to every contact; 480 if none could be reached; the ring timeout."""
+        self._make_b_legs(call, contacts, display)
+        if not call.b_legs:
+            return self._reject(call, 480, "unavailable")
+        call.timer = self.core.call_later(self.ring_timeout, lambda: self._ring_timeout(call))
+
+    def _make_b_legs(self, call: BridgedCall, contacts: list[Any], display: str) -> list[Leg]:
         name = display.replace('"', "").replace("\\", "")  # nothing that would end the quoted name
         edge_host, edge_port = self.edge_addr
+        made = []
         for binding in contacts:
             leg = Leg(self, self.account, role="b", target=binding.uri)
             leg.ext = binding.ext
@@ -226,9 +248,64 @@ class B2bua:
             self._legs.add(leg)
             call.b_legs.append(leg)
             call.contacts.append(binding.uri)
-        if not call.b_legs:
-            return self._reject(call, 480, "unavailable")
-        call.timer = self.core.call_later(self.ring_timeout, lambda: self._ring_timeout(call))
+            made.append(leg)
+        return made
+
+    # ---- what the dial plan's flows ask for (pbx/dialplan/flow.py) -------------------------
+    def ring_flow(self, call: BridgedCall, contacts: list[Any], display: str, timeout: float) -> bool:
+        """One ring step of a flow: B legs to these contacts for `timeout` seconds; the flow
+        hears rang_out() when none answered. False if no contact could be reached."""
+        call.attempt += 1
+        call.b_statuses.clear()
+        attempt = call.attempt
+        for leg in self._make_b_legs(call, contacts, display):
+            leg.attempt = attempt
+        if not any(leg.attempt == attempt for leg in call.b_legs):
+            return False
+        if call.timer:
+            call.timer.cancel()
+        call.timer = self.core.call_later(timeout, lambda: self._step_timeout(call, attempt))
+        return True
+
+    def _step_timeout(self, call: BridgedCall, attempt: int) -> None:
+        if call.state is CallState.ENDED or call.winner is not None or attempt != call.attempt:
+            return
+        call.timer = None
+        call.attempt_over = attempt  # a leg's DISCONNECTED inside end() must not say it again
+        for b in list(call.b_legs):
+            b.end()
+        if call.flow is not None and call.state is not CallState.ENDED:
+            call.flow.rang_out(set(call.b_statuses))
+
+    def pick_up(self, call: BridgedCall) -> None:
+        """The appliance answers the caller itself (IVR, announcement); the flow hears
+        media_ready() once the caller's audio is up."""
+        if call.origin is not None and call.a is None:
+            call.origin.answer(lambda ok: self.core.submit(self._picked_up, call, ok))
+        elif call.a is not None:
+            call.a.respond(200)  # on_leg_media follows when the caller's ACK brings media
+
+    def _picked_up(self, call: BridgedCall, ok: bool) -> None:
+        if call.state is CallState.ENDED:
+            return
+        if not ok:
+            return self._reject(call, 480, "failed")
+        if call.origin.port is None:
+            call.origin.open_port()
+        if call.flow is not None:
+            call.flow.media_ready()
+
+    def caller_audio(self, call: BridgedCall) -> Any:
+        """Where a prompt for the caller goes: the line's port or the A leg's audio."""
+        if call.origin is not None and call.a is None:
+            return call.origin.port
+        return call.a.audio() if call.a is not None else None
+
+    def plan_hangup(self, call: BridgedCall, disposition: str) -> None:
+        self._reject(call, 480, disposition)
+
+    def refuse(self, call: BridgedCall, status: int, disposition: str) -> None:
+        self._reject(call, status, disposition)
 
     def busy_elsewhere(self, call: BridgedCall) -> bool:
         return any(call.callee in (c.caller, c.callee) for c in self.calls.values() if c is not call)
@@ -247,7 +324,7 @@ class B2bua:
             return
         if state == pj.PJSIP_INV_STATE_EARLY and leg.role == "b" and call.state is CallState.ROUTING:
             call.state = CallState.RINGING
-            if call.a is not None:
+            if call.a is not None and not (call.flow is not None and call.flow.picked_up):
                 call.a.respond(180)  # a phone line keeps ringing by itself
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and leg.role == "b":
             self._b_answered(call, leg)
@@ -256,6 +333,8 @@ class B2bua:
         call: BridgedCall | None = leg.call
         if call is None or call.bridged:
             return
+        if leg is call.a and call.winner is None and call.flow is not None and call.flow.after_pickup:
+            return call.flow.media_ready()  # the appliance answered: a prompt is waiting
         line_port = getattr(call.origin, "port", None)
         a_audio = call.a.audio() if call.a is not None else line_port
         if call.winner is not None:
@@ -277,6 +356,8 @@ class B2bua:
         """A phone pressed a key: on a line call it goes out to the line, else to the other
         phone, with the duration it was held (an IVR or voicemail may be there)."""
         call: BridgedCall | None = leg.call
+        if call is not None and leg is call.a and call.flow is not None and call.flow.keys_to is not None:
+            return call.flow.key(key.digit)  # a menu listens
         if call is None or call.state is not CallState.ANSWERED or (leg is not call.a and leg is not call.winner):
             return
         if call.origin is not None:
@@ -287,7 +368,10 @@ class B2bua:
             log.warning("call %s: key %s not passed on (neither RFC 4733 nor INFO)", call.id, key.digit)
 
     def origin_dtmf(self, call: BridgedCall, digit: str) -> None:
-        """The far end on a line pressed a key: pass it to the phone in the call."""
+        """The far end on a line pressed a key: to the menu listening, or the phone in the call."""
+        if call.flow is not None and call.flow.keys_to is not None:
+            self.bus.publish("dtmf", id=call.id, digit=digit, source=call.origin.line_name)
+            return call.flow.key(digit)
         if call.state is not CallState.ANSWERED:
             return
         leg = call.winner if call.a is None else call.a
@@ -302,7 +386,7 @@ class B2bua:
             return
         call.winner = leg
         leg.answered = True
-        if call.callee == "*":  # a line call rang everyone: this is who took it
+        if call.callee == "*" or call.flow is not None:  # a line call or a group: who took it
             call.callee = leg.ext
         call.state = CallState.ANSWERED
         if call.timer:
@@ -310,6 +394,11 @@ class B2bua:
         for other in call.b_legs:
             if other is not leg:
                 other.end()
+        picked_up = call.flow is not None and call.flow.picked_up
+        if call.flow is not None:
+            call.flow.answered(leg.ext)  # its prompt stops before the bridge
+        if call.origin is not None and call.a is None and picked_up:
+            return self._origin_answered(call, True)  # the modem has answered already
         if call.origin is not None:
             # Answering the line talks to a serial port: off the core thread. The call
             # counts as answered once the modem has answered too.
@@ -319,7 +408,8 @@ class B2bua:
         self.stats["answered_total"] += 1
         if call.a is None:
             return self._leg_gone(call, leg)  # the caller gave up at that very moment
-        call.a.respond(200)
+        if not picked_up:
+            call.a.respond(200)
         self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee)
         self.on_leg_media(leg)
 
@@ -333,7 +423,8 @@ class B2bua:
             return self._finish(call)
         call.answer = self.clock()
         self.stats["answered_total"] += 1
-        call.origin.open_port()
+        if call.origin.port is None:
+            call.origin.open_port()
         self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee)
         if call.winner is not None:
             self.on_leg_media(call.winner)
@@ -375,6 +466,15 @@ class B2bua:
             if call.a is not None:
                 call.a.end()
             return self._finish(call)
+        if call.flow is not None:  # the flow decides what a ring step's end means
+            if call.answer is None and leg.attempt == call.attempt != call.attempt_over and \
+                    not any(b.attempt == call.attempt for b in call.b_legs):
+                call.attempt_over = call.attempt
+                if call.timer:
+                    call.timer.cancel()
+                    call.timer = None
+                call.flow.rang_out(set(call.b_statuses))
+            return
         if call.answer is None and not call.b_legs:  # every phone refused or went away
             statuses = set(call.b_statuses)
             if statuses & {486, 600, 603}:
@@ -402,6 +502,8 @@ class B2bua:
             call.origin.close_port()
         call.state = CallState.ENDED
         call.end = self.clock()
+        if call.flow is not None:
+            call.flow.stop()
         if call.timer:
             call.timer.cancel()
             call.timer = None
@@ -424,7 +526,7 @@ class B2bua:
             trunk=call.origin.line_name if call.origin is not None else None,
             start=call.start, answer=call.answer, end=call.end or call.start,
             duration=round(talked, 3), disposition=call.disposition or "failed",
-            details={"legs": call.rtp, "contacts": call.contacts})
+            details={"legs": call.rtp, "contacts": call.contacts, "path": call.path})
         try:
             self.journal.add(record)
         except Exception:
@@ -437,3 +539,4 @@ class B2bua:
             leg.call = None
         call.a, call.winner = None, None
         call.b_legs.clear()
+        call.flow = None

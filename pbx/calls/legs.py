@@ -40,6 +40,7 @@ class Leg(pj.Call):
         self.role = role
         self.target = target
         self.ext = ""  # the extension this B leg rings
+        self.attempt = 0  # the ring step of its call that made this B leg
         self.call: Any = None  # the BridgedCall this leg belongs to
         self.ended = False
         self.answered = False

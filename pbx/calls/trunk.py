@@ -78,6 +78,7 @@ class TrunkOrigin:
         self.port: ModemAudioPort | None = None
         self.ended = False
         self.end_reason = ""
+        self.fallback: tuple[str, list[str]] = ("", [])  # an outbound call: the number, lines left
 
     def answer(self, done: Callable[[bool], Any]) -> None:
         def work() -> None:
@@ -231,7 +232,8 @@ class TrunkCalls:
             pass  # the caller ID follows the first RING; a line without CLIP is for later
         elif isinstance(event, CallEnded) and current is not None:
             current.origin.end_reason = event.reason
-            self.b2bua.origin_ended(current)
+            if not self._fail_over(current, event.reason):
+                self.b2bua.origin_ended(current)
         elif isinstance(event, CallConnected) and current is not None and current.a is not None:
             self.b2bua.origin_connected(current)
         elif isinstance(event, Dtmf) and current is not None:
@@ -244,29 +246,68 @@ class TrunkCalls:
             self._publish_line_event(event)
         self._live(line_name)  # forget the call if this event ended it
 
-    def outbound(self, call: BridgedCall, number: str) -> bool:
-        """An extension dialled the outbound prefix: take a free line (core thread)."""
-        line = next((ln for ln in self.lines.values() if ln.state == "idle" and self._live(ln.name) is None), None)
-        if line is None:
-            return False
-        call.origin = TrunkOrigin(line)
+    def outbound(self, call: BridgedCall, number: str, trunks: list[str] | None = None) -> bool:
+        """An extension dials out (core thread): the first of `trunks` (default: every
+        line) that is up and free; if the network refuses the call there (an ERROR,
+        NO CARRIER or NO DIALTONE, not the far end's BUSY) the next one. False if none is free."""
+        names = [n for n in (trunks if trunks is not None else list(self.lines)) if n in self.lines]
         call.direction = "outbound"
-        call.callee = self._number(line.name, number)
-        self.calls[line.name] = call
         if call.a is not None:
             call.a.respond(180)
+        return self._dial_next(call, number, names)
+
+    def _free(self, name: str) -> bool:
+        line = self.lines.get(name)
+        return line is not None and line.state == "idle" and self._live(name) is None
+
+    def _dial_next(self, call: BridgedCall, number: str, names: list[str]) -> bool:
+        while names and not self._free(names[0]):
+            call.path.append({"step": "line_skipped", "line": names[0], "at": 0.0})
+            names = names[1:]
+        if not names:
+            return False
+        line = self.lines[names[0]]
+        origin = call.origin = TrunkOrigin(line)
+        origin.fallback = (number, names[1:])
+        call.callee = self._number(line.name, number)
+        call.path.append({"step": "line", "line": line.name, "at": round(self.b2bua.clock() - call.start, 3)})
+        self.calls[line.name] = call
 
         def dial() -> None:
             try:
                 line.dial(number)
-                if call.origin.ended:  # the extension hung up before ATD came back
+                if origin.ended:  # the extension hung up before ATD came back
                     line.hangup()
             except Exception as exc:
                 log.warning("line %s: dialling %s failed: %s", line.name, number, exc)
-                call.origin.end_reason = "busy" if getattr(exc, "result", "") == "BUSY" else "failed"
-                self.core.submit(self.b2bua.origin_ended, call)
+                result = getattr(exc, "result", "")
+                origin.end_reason = "busy" if result == "BUSY" else "failed"
+                self.core.submit(self._dial_failed, call, origin, number, names[1:])
         threading.Thread(target=dial, name=f"dial-{line.name}", daemon=True).start()
         return True
+
+    def _fail_over(self, call: BridgedCall, reason: str) -> bool:
+        """An outbound call the network ended before anyone answered, for a reason
+        another line may not have (no dial tone, the line went down): try the next."""
+        origin = call.origin
+        if call.a is None or call.answer is not None or not origin.fallback[1] \
+                or not (reason.startswith(("no dial", "line down", "failed"))):
+            return False
+        number, rest = origin.fallback
+        origin.ended = True
+        self._dial_failed(call, origin, number, rest)
+        return True
+
+    def _dial_failed(self, call: BridgedCall, origin: TrunkOrigin, number: str, rest: list[str]) -> None:
+        """Core thread: a line could not place the call; fail over unless it was the far
+        end saying busy or the extension has hung up."""
+        if self.calls.get(origin.line_name) is call:
+            del self.calls[origin.line_name]
+        if origin.end_reason != "busy" and call.state.value != "ended" and call.a is not None \
+                and self._dial_next(call, number, rest):
+            return
+        call.origin = origin
+        self.b2bua.origin_ended(call)
 
     # ---- messages ------------------------------------------------------------------------
     def _store_sms(self, event: SmsReceived) -> None:
@@ -315,7 +356,10 @@ class TrunkCalls:
         self.b2bua.calls[call.id] = call
         self.b2bua.stats["calls_total"] += 1
         self.b2bua.bus.publish("call_started", id=call.id, caller=number, callee="*", trunk=line_name)
-        # Until inbound routes exist, every registered phone that is not in a call rings.
+        if self.b2bua.plan is not None:
+            call.caller_name = name
+            self.b2bua.plan.inbound(call, line_name)
+            return
         contacts = [b for ext in self.b2bua.directory.list() if not self.b2bua.busy(ext.number)
                     for b in self.b2bua.location.contacts(ext.number)]
         if not contacts:

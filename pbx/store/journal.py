@@ -14,7 +14,8 @@ from typing import Any
 
 from pbx.errors import StorageError
 
-DISPOSITIONS = ("answered", "busy", "no_answer", "unavailable", "unknown_number", "cancelled", "failed")
+DISPOSITIONS = ("answered", "busy", "no_answer", "unavailable", "unknown_number", "cancelled", "failed",
+                "forbidden", "no_route")  # forbidden: the caller may not call that number; no_route: no inbound route
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
