@@ -172,3 +172,42 @@ def test_a_number_abroad_needs_the_permission(pbx: Daemon, tmp_path: Path) -> No
         pbx.api("sim/gsm1/answer", {})
         assert alice.finish().successful == 1
     assert pbx.last_call(2)["disposition"] == "answered"
+
+
+def test_sim800_keys_come_as_modem_digits_and_the_prompt_through_the_sound_card(tmp_path: Path) -> None:
+    """SIM800 reports keys itself (+DTMF) and speaks through a USB sound card: the menu is
+    heard on the card and key 2 from the modem takes the caller to Bob."""
+    import numpy as np
+
+    from tests.support.alsa import FileSoundCard
+
+    card = FileSoundCard(tmp_path / "card", tone_hz=0)
+    daemon = Daemon(tmp_path / "data", ring_timeout=4, env=card.env())
+    daemon.pbx("ext", "add", BOB[0], "--name", "Bob", "--password", BOB[1])
+    daemon.pbx("trunk", "add", "sig1", "--dialect", "sim800", "--port", "sim", "--audio-port", card.device)
+    store = plan(daemon)
+    store.save("ivr", {"id": "main", "prompt": "system-hold-en", "keys": {"2": "extension:102"},
+                       "first_digit_timeout": 10})
+    store.save("inbound", {**store.get("inbound", "default"), "destination": "ivr:main"})
+    daemon.start()
+    try:
+        daemon.pbx("trunk", "del", "gsm1")
+        assert wait_until(lambda: daemon.api("status")["lines"].get("sig1", {}).get("state") == "idle", timeout=15)
+        assert wait_until(lambda: (daemon.data_dir / "prompts" / "system-hold-en.wav").exists(), timeout=20)
+        with AnsweringPhone(daemon, tmp_path) as bob:
+            daemon.pbx("sim", "call", "--trunk", "sig1", "--from", "+79161234567")
+
+            def card_hears() -> bool:
+                played = card.played()[-4000:].astype(np.float64)
+                return played.size > 0 and float(np.sqrt(np.mean(played ** 2))) > 300
+
+            assert wait_until(card_hears, timeout=15), "the menu did not reach the sound card"
+            daemon.pbx("sim", "dtmf", "--trunk", "sig1", "2")
+            assert wait_until(lambda: bob.audio.packets_in >= 50, timeout=15), daemon.log()[-3000:]
+            daemon.pbx("sim", "hangup", "--trunk", "sig1")
+            assert bob.finish().successful == 1
+        record = daemon.last_call()
+        assert (record["trunk"], record["callee"], record["disposition"]) == ("sig1", BOB[0], "answered")
+        assert [s.get("keys") for s in steps(record) if s["step"] == "ivr"] == ["2"]
+    finally:
+        assert daemon.stop() == 0, daemon.log()[-2000:]
