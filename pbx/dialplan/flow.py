@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_HOPS = 200  # automatic loops are refused on save; this only guards a corrupt file
+HOLD = "system-hold-en"  # what a caller the appliance has answered hears while phones ring
 
 
 class Flow:
@@ -185,6 +186,8 @@ class Flow:
                 self.ringing = self.step("ring", members=members)
                 self.no_answer = next_step
                 if self.b2bua.ring_flow(self.call, contacts, self._display(), min(ring_time, left)):
+                    if self.listener is None:
+                        self._hold()
                     return
                 self._close_ring_entry()
             self.no_answer = None
@@ -193,6 +196,11 @@ class Flow:
             self.go(then)
 
         next_step()
+
+    def _hold(self) -> None:
+        """Over and over until someone answers (a caller in silence thinks the line is dead)."""
+        if self.picked_up and not self.ended and self.plan.prompt_path(HOLD) is not None:
+            self.play(HOLD, self._hold)
 
     def _display(self) -> str:
         prefix = getattr(self, "display_prefix", "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+import time
 from pathlib import Path
 
 from pbx.dialplan.prompts import PromptLibrary
@@ -64,6 +65,8 @@ def test_gsm_caller_hears_the_menu_presses_2_and_sales_ring_in_hunt_order(pbx: D
         assert wait_until(lambda: heard(pbx), timeout=10), "the caller heard no prompt"
         assert bob.proc.poll() is None  # nobody rings while the menu plays
         pbx.pbx("sim", "dtmf", "--trunk", "gsm1", "2")
+        time.sleep(3)  # Alice's phone rings; the caller hears "please hold", not silence
+        assert heard(pbx) and bob.audio.packets_in == 0
         assert wait_until(lambda: bob.audio.packets_in >= 50, timeout=20), pbx.log()[-3000:]
         pbx.pbx("sim", "hangup", "--trunk", "gsm1")
         assert wait_until(lambda: bob.proc.poll() is not None, timeout=10), pbx.log()[-5000:]
