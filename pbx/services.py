@@ -72,6 +72,7 @@ def _dial_plan(data_dir: Path, extensions: ExtensionStore) -> tuple[Any, Any]:
         plan = None
     else:
         plan = DialPlanStore(data_dir, extensions=extensions)
+        extensions.number_owner = lambda number: plan.snapshot().by_number(number)
     try:
         from pbx.dialplan.prompts import PromptLibrary
     except ImportError:

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 from tinydb import Query
 
@@ -66,6 +67,9 @@ class ExtensionStore:
         self._index: dict[str, Extension] = {}
         self._index_lock = threading.Lock()
         self._loaded_stamp: object = object()
+        # Who else answers a number (the dial plan: ring group 600, IVR 700), set by
+        # open_services: an extension must not take a number the plan already uses.
+        self.number_owner: Callable[[str], str | None] = lambda number: None
 
     def _refresh(self) -> dict[str, Extension]:
         # One stat per call: cheap enough for the SIP hot path, and a `pbx ext add` or
@@ -99,6 +103,11 @@ class ExtensionStore:
         hundreds of times)."""
         exts = [self._new(*row) for row in rows]
         numbers = [e.number for e in exts]
+        for number in numbers:
+            owner = self.number_owner(number)
+            if owner is not None:
+                raise Conflict(f"number {number} is already {owner} in the dial plan",
+                               details={"field": "number"})
         if len(set(numbers)) != len(numbers):
             raise Conflict("the same extension number appears twice")
         with self.docs.writing() as db:

@@ -42,3 +42,4 @@ def test_nobody_free_means_no_steps() -> None:
         assert steps(strategy, MEMBERS, lambda m: False) == []
     with pytest.raises(ValueError):
         steps("loudest", MEMBERS, free)
+
