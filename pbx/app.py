@@ -1,6 +1,7 @@
 """The composition root: the one place that builds and wires every part (docs/architecture.md)."""
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -86,7 +87,7 @@ class Appliance:
         edge_host = _loopback_for(sip_host)
         media_host = "" if edge_host != sip_host else sip_host
         self.engine = MediaEngine("127.0.0.1", 0, media_host=media_host)
-        self.core = Core(self.engine, heartbeat=lambda: systemd.notify("WATCHDOG=1"))
+        self.core = Core(self.engine, heartbeat=lambda: systemd.notify("WATCHDOG=1"), collect_garbage=True)
         self.core.start()
 
         self.edge = SipEdge(sip_host, sip_port, core_addr=("127.0.0.1", self.engine.sip_port),
@@ -109,6 +110,7 @@ class Appliance:
         services.status = self.status
         self._start_web(services)
         self._write_control_file(services)
+        gc.freeze()  # what start-up made lives as long as the daemon: keep it out of every collection
         self.bus.publish("ready")
         systemd.notify("READY=1")
 

@@ -74,3 +74,36 @@ def test_heartbeat_is_called_from_the_loop() -> None:
         assert beats.wait(2)
     finally:
         core.stop()
+
+
+def test_cyclic_garbage_is_collected_on_the_core_thread_only() -> None:
+    """pjsua2 objects in reference cycles must be destroyed on the core thread: with the
+    collector on, a cycle made on another thread is freed by the core, never by a
+    collection that allocation elsewhere sets off."""
+    import gc
+    import threading
+
+    freed_on: list[str] = []
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a cycle: only the cyclic collector frees it
+
+        def __del__(self) -> None:
+            freed_on.append(threading.current_thread().name)
+
+    core = Core(StubPump(), collect_garbage=True)
+    core.start()
+    try:
+        assert not gc.isenabled()
+        worker = threading.Thread(target=lambda: [Node() for _ in range(200)] and [[] for _ in range(100000)],
+                                  name="web-worker")
+        worker.start()
+        worker.join()
+        deadline = time.monotonic() + 5
+        while len(freed_on) < 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(freed_on) == 200 and set(freed_on) == {"core"}, set(freed_on)
+    finally:
+        core.stop()
+        gc.enable()
