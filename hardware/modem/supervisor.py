@@ -5,6 +5,7 @@ the line is down. The calls on top are the line's (hardware.modem.line)."""
 from __future__ import annotations
 
 import logging
+import termios
 import threading
 import time
 from typing import Any, Callable, Self
@@ -82,8 +83,8 @@ class Supervised:
                 self._open()
                 delay = self.backoff[0]
                 reason = self._watch()
-            except (AtError, OSError, serial.SerialException) as exc:
-                reason = str(exc)
+            except (AtError, OSError, serial.SerialException, termios.error) as exc:
+                reason = str(exc)  # the modem went away mid-open (a pty gone: tcflush says EIO)
             except Exception as exc:  # a bug here must not kill the line for good
                 log.exception("line %s: unexpected failure", self.name)
                 reason = repr(exc)
