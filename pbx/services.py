@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from pbx.errors import LineUnavailable
 from pbx.store.admin import AdminStore
@@ -11,6 +11,10 @@ from pbx.store.extensions import ExtensionStore
 from pbx.store.journal import CallJournal
 from pbx.store.tokens import TokenStore
 from pbx.store.trunks import TrunkStore
+
+if TYPE_CHECKING:
+    from pbx.dialplan.prompts import PromptLibrary
+    from pbx.dialplan.store import DialPlanStore
 
 
 def _none() -> list[dict]:
@@ -41,6 +45,9 @@ class Services:
     simulators: dict[str, Any] = field(default_factory=dict)  # development mode: name -> SimModem
     bans: Callable[[], list[dict]] = field(default=_none)  # sources the SIP edge has banned
     clear_bans: Callable[[str | None], int] = field(default=_not_running)  # (address or None): lifted
+    # None where the module is not installed yet (the web admin and CLI then say so)
+    dialplan: DialPlanStore | None = None
+    prompts: PromptLibrary | None = None
 
     def trunk_views(self) -> list[dict]:
         """Each configured trunk with its line's live state ("stopped" without a daemon)."""
@@ -51,13 +58,32 @@ class Services:
         return [{**t.public(), **STOPPED, **states.get(t.name, {})} for t in self.trunks.list()]
 
     def close(self) -> None:
-        for store in (self.extensions, self.tokens, self.admin, self.journal, self.trunks):
-            store.close()
+        for store in (self.extensions, self.tokens, self.admin, self.journal, self.trunks, self.dialplan):
+            if store is not None:
+                store.close()
+
+
+def _dial_plan(data_dir: Path, extensions: ExtensionStore) -> tuple[Any, Any]:
+    """The dial plan store (it checks numbers and extension destinations against the
+    extensions) and the prompt library; each None while its module is not installed."""
+    try:
+        from pbx.dialplan.store import DialPlanStore
+    except ImportError:
+        plan = None
+    else:
+        plan = DialPlanStore(data_dir, extensions=extensions)
+    try:
+        from pbx.dialplan.prompts import PromptLibrary
+    except ImportError:
+        return plan, None
+    return plan, PromptLibrary(data_dir)
 
 
 def open_services(data_dir: Path, realm: str = "pbx") -> Services:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    return Services(extensions=ExtensionStore(data_dir, realm), tokens=TokenStore(data_dir),
+    extensions = ExtensionStore(data_dir, realm)
+    plan, prompts = _dial_plan(data_dir, extensions)
+    return Services(extensions=extensions, tokens=TokenStore(data_dir),
                     admin=AdminStore(data_dir), journal=CallJournal(data_dir / "calls.sqlite"),
-                    trunks=TrunkStore(data_dir))
+                    trunks=TrunkStore(data_dir), dialplan=plan, prompts=prompts)
