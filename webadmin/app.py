@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from pbx.errors import PbxError
 from pbx.services import Services
-from webadmin import api, dialplan_api, line_pages, pages, sim_api
+from webadmin import api, dialplan_api, dialplan_pages, line_pages, pages, sim_api
 
 # Sent with every page and API answer: no framing (clickjacking), no MIME sniffing, and no
 # admin URLs leaking to other sites in Referer. (same-origin, not no-referrer: over HTTPS
@@ -43,6 +43,7 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False) 
                       default_limits=[], headers_enabled=True)
     app.register_blueprint(pages.bp)
     app.register_blueprint(line_pages.bp)
+    app.register_blueprint(dialplan_pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(dialplan_api.bp)
     app.register_blueprint(sim_api.bp)
