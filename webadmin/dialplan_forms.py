@@ -17,8 +17,9 @@ KEYS = "123456789*0#"  # the keypad's order
 SCHEDULE_PARTS = ("days", "from", "to")
 CLASSES = ("internal", "local", "national", "mobile", "international")
 
-# kind -> (field, how the form holds it). "str" always sent (may be ""), "opt" left out
-# when blank (the store's default or no value), "int"/"float" left out when blank.
+# kind -> (field, how the form holds it). "str" always sent (may be ""), "raw" too but not
+# stripped (a name prefix ends in a space), "opt" left out when blank (the store's default
+# or no value), "int"/"float" left out when blank.
 SPECS: dict[str, tuple[tuple[str, str], ...]] = {
     "inbound": (("id", "str"), ("name", "str"), ("trunk", "str"), ("caller", "str"), ("value", "value"),
                 ("destination", "str"), ("position", "int")),
@@ -30,7 +31,7 @@ SPECS: dict[str, tuple[tuple[str, str], ...]] = {
             ("retries", "int"), ("invalid_prompt", "str"), ("timeout_prompt", "str"),
             ("invalid_destination", "str"), ("timeout_destination", "str")),
     "ringgroup": (("id", "str"), ("name", "str"), ("number", "opt"), ("strategy", "str"), ("members", "list"),
-                  ("ring_time", "int"), ("total_time", "int"), ("name_prefix", "str"), ("no_answer", "str")),
+                  ("ring_time", "int"), ("total_time", "int"), ("name_prefix", "raw"), ("no_answer", "str")),
     "timecondition": (("id", "str"), ("name", "str"), ("number", "opt"), ("timezone", "str"),
                       ("schedule", "schedule"), ("holidays", "list"), ("matched", "str"), ("unmatched", "str"),
                       ("feature_code", "opt")),
@@ -75,6 +76,8 @@ def from_form(kind: str, form: Any, previous: dict | None = None) -> dict:
         text = form.get(field, "").strip()
         if how == "str":
             obj[field] = text
+        elif how == "raw":
+            obj[field] = form.get(field, "")
         elif how == "opt" and text:
             obj[field] = text
         elif how in ("int", "float") and text:
