@@ -67,15 +67,11 @@ def replace(svc: Services, kind: str, obj_id: str, obj: dict) -> dict:
 
 
 def save(svc: Services, kind: str, obj: dict, previous: dict | None) -> dict:
-    """Save; a prompt with text gets its speech made when new or its words changed."""
+    """Save; a prompt with text gets its speech (the library speaks only new words)."""
     if kind != "prompt" or not obj.get("text"):
         return plan(svc).save(kind, obj)
     prompts = library(svc)
     saved = plan(svc).save(kind, obj)
-    same = previous is not None and (previous.get("text"), previous.get("language")) == (
-        saved.get("text"), saved.get("language"))
-    if same and prompts.path(saved["id"]).exists():
-        return saved
     try:
         prompts.from_text(saved["id"], saved["text"], saved["language"])
     except Exception:

@@ -9,7 +9,7 @@ from pathlib import PurePath
 from flask import Blueprint, jsonify, request, send_file
 
 from pbx import planedit
-from pbx.errors import NotFound, ValidationError
+from pbx.errors import ValidationError
 from webadmin.api import require_token, services
 
 bp = Blueprint("dialplan_api", __name__, url_prefix="/api/v1")
@@ -75,10 +75,7 @@ def upload_audio(id: str):  # type: ignore[no-untyped-def]
 @bp.get("/prompts/<id>/audio")
 def audio(id: str):  # type: ignore[no-untyped-def]
     planedit.existing(services(), "prompt", id)
-    path = planedit.library(services()).path(id)
-    if not path.exists():
-        raise NotFound(f"prompt {id} has no audio yet")
-    return send_file(path, mimetype="audio/wav", max_age=0)
+    return send_file(planedit.library(services()).path(id), mimetype="audio/wav", max_age=0)  # NotFound: no audio
 
 
 @bp.post("/timeconditions/<id>/override")

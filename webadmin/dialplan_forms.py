@@ -21,22 +21,22 @@ CLASSES = ("internal", "local", "national", "mobile", "international")
 # stripped (a name prefix ends in a space), "opt" left out when blank (the store's default
 # or no value), "int"/"float" left out when blank.
 SPECS: dict[str, tuple[tuple[str, str], ...]] = {
-    "inbound": (("id", "str"), ("name", "str"), ("trunk", "str"), ("caller", "str"), ("value", "value"),
+    "inbound": (("id", "str"), ("name", "opt"), ("trunk", "str"), ("caller", "str"), ("value", "value"),
                 ("destination", "str"), ("position", "int")),
-    "outbound": (("id", "str"), ("name", "str"), ("patterns", "list"), ("prepend", "str"), ("trunks", "list"),
+    "outbound": (("id", "str"), ("name", "opt"), ("patterns", "list"), ("prepend", "str"), ("trunks", "list"),
                  ("position", "int")),
     "permission": (("id", "str"), ("allow", "checks")),
-    "ivr": (("id", "str"), ("name", "str"), ("number", "opt"), ("prompt", "str"), ("keys", "keys"),
+    "ivr": (("id", "str"), ("name", "opt"), ("number", "opt"), ("prompt", "str"), ("keys", "keys"),
             ("direct_dial", "bool"), ("first_digit_timeout", "float"), ("inter_digit_timeout", "float"),
             ("retries", "int"), ("invalid_prompt", "str"), ("timeout_prompt", "str"),
             ("invalid_destination", "str"), ("timeout_destination", "str")),
-    "ringgroup": (("id", "str"), ("name", "str"), ("number", "opt"), ("strategy", "str"), ("members", "list"),
+    "ringgroup": (("id", "str"), ("name", "opt"), ("number", "opt"), ("strategy", "str"), ("members", "list"),
                   ("ring_time", "int"), ("total_time", "int"), ("name_prefix", "raw"), ("no_answer", "str")),
-    "timecondition": (("id", "str"), ("name", "str"), ("number", "opt"), ("timezone", "str"),
+    "timecondition": (("id", "str"), ("name", "opt"), ("number", "opt"), ("timezone", "str"),
                       ("schedule", "schedule"), ("holidays", "list"), ("matched", "str"), ("unmatched", "str"),
                       ("feature_code", "opt")),
-    "announcement": (("id", "str"), ("name", "str"), ("number", "opt"), ("prompt", "str"), ("then", "str")),
-    "prompt": (("id", "str"), ("name", "str"), ("language", "str"), ("text", "opt")),
+    "announcement": (("id", "str"), ("name", "opt"), ("number", "opt"), ("prompt", "str"), ("then", "str")),
+    "prompt": (("id", "str"), ("name", "opt"), ("language", "str"), ("text", "opt")),
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 
 from pbx import planedit
-from pbx.errors import NotFound, PbxError
+from pbx.errors import PbxError
 from webadmin.dialplan_forms import CLASSES, KEYS, from_form, marked, schedule_rows, to_form
 from webadmin.pages import login_required, services
 
@@ -59,6 +59,14 @@ def ivr_tree(ivrs: dict[str, dict], ivr_id: str, path: tuple[str, ...] = ()) -> 
     return nodes
 
 
+def duration(svc: Any, prompt_id: str) -> float | None:
+    """Seconds of the prompt's audio; None when it has none (or no library is installed)."""
+    try:
+        return planedit.library(svc).duration(prompt_id)
+    except PbxError:
+        return None
+
+
 def render_section(section: str, forms: dict[str, Any] | None = None, error: dict | None = None,
                    status: int = 200):  # type: ignore[no-untyped-def]
     svc = services()
@@ -84,8 +92,7 @@ def render_section(section: str, forms: dict[str, Any] | None = None, error: dic
     if section == "timeconditions":
         context["rows"] = schedule_rows(forms.get("timecondition", {})) + 2
     if section == "prompts":
-        prompts = svc.prompts
-        context["durations"] = {p["id"]: prompts.duration(p["id"]) if prompts else None for p in objs["prompt"]}
+        context["durations"] = {p["id"]: duration(svc, p["id"]) for p in objs["prompt"]}
     return render_template(f"{section}.html", **context), status
 
 
@@ -188,7 +195,4 @@ def prompt_audio(prompt_id: str):  # type: ignore[no-untyped-def]
     """The WAV for the page's <audio> preview (the REST one wants a bearer token)."""
     svc = services()
     planedit.existing(svc, "prompt", prompt_id)
-    path = planedit.library(svc).path(prompt_id)
-    if not path.exists():
-        raise NotFound(f"prompt {prompt_id} has no audio yet")
-    return send_file(path, mimetype="audio/wav", max_age=0)
+    return send_file(planedit.library(svc).path(prompt_id), mimetype="audio/wav", max_age=0)

@@ -98,7 +98,7 @@ def test_uploading_what_is_no_audio_is_refused_on_the_file_field(prompts) -> Non
         resp = client.put("/api/v1/prompts/hold/audio?filename=notes.pdf", data=body, headers=auth)
         assert resp.status_code == 400 and resp.get_json()["details"]["field"] == "file", resp.get_json()
     assert prompts.plan_file() == before
-    assert not prompts.services.prompts.path("hold").exists()
+    assert not (prompts.data / "prompts" / "hold.wav").exists()
 
 
 def test_the_override_of_a_time_condition(plan) -> None:
