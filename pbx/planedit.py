@@ -14,6 +14,7 @@ from pbx.errors import Conflict, NotFound, PbxError, ValidationError
 from pbx.services import Services
 
 OVERRIDES = ("", "matched", "unmatched")
+MAX_UPLOAD = 64 * 1024 * 1024  # ten minutes of CD-quality WAV fit; the library cuts at ten minutes anyway
 
 
 class Unavailable(PbxError):
@@ -86,6 +87,7 @@ def upload(svc: Services, prompt_id: str, data: bytes, filename: str, new: dict 
     prompts = library(svc)
     if not data:
         raise ValidationError("the audio file is empty", details={"field": "file"})
+    check_size(len(data))
     obj = create(svc, "prompt", new) if new is not None else existing(svc, "prompt", prompt_id)
     try:
         prompts.from_upload(obj["id"], data, filename or "upload")
@@ -94,6 +96,13 @@ def upload(svc: Services, prompt_id: str, data: bytes, filename: str, new: dict 
             _undo(svc, "prompt", obj["id"], None)
         raise
     return obj
+
+
+def check_size(length: int | None) -> None:
+    """Refuse an upload too big before it is read (the appliance has little memory)."""
+    if length is not None and length > MAX_UPLOAD:
+        raise ValidationError(f"the file is larger than {MAX_UPLOAD // 2**20} MB: send MP3, OGG or FLAC",
+                              details={"field": "file"})
 
 
 def _undo(svc: Services, kind: str, obj_id: str, previous: dict | None) -> None:

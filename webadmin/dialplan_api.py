@@ -63,6 +63,7 @@ for _collection, _kind in COLLECTIONS.items():
 def upload_audio(id: str):  # type: ignore[no-untyped-def]
     """The raw file as the body (any format sox reads; ?filename= hints the format), or a
     multipart form's `file`."""
+    planedit.check_size(request.content_length)
     upload = request.files.get("file")
     if upload is not None:
         data, filename = upload.read(), upload.filename or ""

@@ -173,10 +173,11 @@ def override(obj_id: str):  # type: ignore[no-untyped-def]
 def upload():  # type: ignore[no-untyped-def]
     """Audio for a prompt; a new id makes the prompt too (with the name and language given)."""
     svc = services()
-    form = request.form
-    prompt_id = form.get("id", "").strip()
-    file = request.files.get("file")
+    form: Any = {}  # a body too big is not read, not even for the form's other fields
     try:
+        planedit.check_size(request.content_length)
+        form, file = request.form, request.files.get("file")
+        prompt_id = form.get("id", "").strip()
         new = None if planedit.plan(svc).get("prompt", prompt_id) else {
             "id": prompt_id, "name": form.get("name", "").strip() or prompt_id, "language": form.get("language", "")}
         data = file.read() if file else b""

@@ -90,13 +90,16 @@ def test_a_spoken_prompt_and_an_uploaded_one(prompts) -> None:
     assert client.put("/api/v1/prompts/nope/audio", data=tone_wav(), headers=auth).status_code == 404
 
 
-def test_uploading_what_is_no_audio_is_refused_on_the_file_field(prompts) -> None:
+def test_uploading_what_is_no_audio_is_refused_on_the_file_field(prompts, monkeypatch) -> None:
     client, auth = prompts.app.test_client(), prompts.auth
     client.post("/api/v1/prompts", json={"id": "hold", "name": "Hold music", "language": "en"}, headers=auth)
     before = prompts.plan_file()
     for body in (b"%PDF-1.4 not a recording at all", b""):
         resp = client.put("/api/v1/prompts/hold/audio?filename=notes.pdf", data=body, headers=auth)
         assert resp.status_code == 400 and resp.get_json()["details"]["field"] == "file", resp.get_json()
+    monkeypatch.setattr("pbx.planedit.MAX_UPLOAD", 1000)
+    resp = client.put("/api/v1/prompts/hold/audio?filename=tone.wav", data=tone_wav(), headers=auth)
+    assert resp.status_code == 400 and "larger than" in resp.get_json()["message"]
     assert prompts.plan_file() == before
     assert not (prompts.data / "prompts" / "hold.wav").exists()
 
