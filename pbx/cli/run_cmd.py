@@ -31,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
     # A crash inside pjsua2 or another C library still leaves every thread's Python stack
     # in the journal, for whoever has to find it.
     faulthandler.enable(all_threads=True)
+    if os.environ.get("PBX_TRACEMALLOC"):
+        from pbx.memwatch import start_memwatch  # leak hunting: SIGUSR1 logs what grew
+
+        start_memwatch(int(os.environ["PBX_TRACEMALLOC"]))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -23,6 +23,7 @@ PASS/FAIL per target (RSS growth < 5 MB; fds, threads, conference ports back to 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -39,8 +40,9 @@ from tests.bench.soak_report import HEADER, Sample, report, sample, settled  # n
 from tests.support.daemon import Daemon, wait_until  # noqa: E402
 
 
-def start_daemon(work: Path) -> Daemon:
-    daemon = Daemon(work / "data", ring_timeout=20)
+def start_daemon(work: Path, trace_frames: int = 0) -> Daemon:
+    env = {"PBX_TRACEMALLOC": str(trace_frames)} if trace_frames else None
+    daemon = Daemon(work / "data", ring_timeout=20, env=env)
     users = [*CALLERS, *CALLEES, *CHURNERS, DESK, OUT]
     ExtensionStore(daemon.data_dir, "pbx").add_many([(n, f"Soak {n}", p) for n, p in users])
     daemon.start()
@@ -51,12 +53,14 @@ def start_daemon(work: Path) -> Daemon:
     return daemon
 
 
-def watch(daemon: Daemon, minutes: int, tally: Tally) -> list[Sample]:
+def watch(daemon: Daemon, minutes: int, tally: Tally, trace_frames: int = 0) -> list[Sample]:
     """A sample at the end of every minute of load."""
     samples, started = [], time.monotonic()
     for minute in range(1, minutes + 1):
         time.sleep(max(0.0, started + 60 * minute - time.monotonic()))
         samples.append(sample(daemon, str(minute)))
+        if trace_frames and daemon.proc is not None and daemon.proc.poll() is None and minute in (5, minutes):
+            daemon.proc.send_signal(signal.SIGUSR1)  # the daemon logs what grew (pbx/memwatch.py)
         print(f"{samples[-1].row()}   ok {sum(tally.ok.values()):5d} failed {sum(tally.failed.values()):3d}",
               flush=True)
         if daemon.proc is not None and daemon.proc.poll() is not None:
@@ -76,8 +80,8 @@ def settle(daemon: Daemon, idle: Sample, timeout: float = 120) -> Sample:
     return sample(daemon, "end")
 
 
-def soak(work: Path, minutes: int, tally: Tally) -> bool:
-    daemon = start_daemon(work)
+def soak(work: Path, minutes: int, tally: Tally, trace_frames: int = 0) -> bool:
+    daemon = start_daemon(work, trace_frames)
     sip = SipCalls(daemon, work, seconds=minutes * 60, stream=speech_like_alaw(work / "speech.alaw"))
     drivers = [Churn(daemon, work, tally), GsmDriver(daemon, work, tally), WebPoller(daemon, tally)]
     try:
@@ -90,7 +94,7 @@ def soak(work: Path, minutes: int, tally: Tally) -> bool:
         sip.start()
         for driver in drivers:
             driver.start()
-        samples = watch(daemon, minutes, tally)
+        samples = watch(daemon, minutes, tally, trace_frames)
         for driver in drivers:
             driver.stop_event.set()  # type: ignore[attr-defined]
         for driver in drivers:
@@ -105,6 +109,9 @@ def soak(work: Path, minutes: int, tally: Tally) -> bool:
         sip.kill()
         kill_all()
         code = daemon.stop()
+    if trace_frames:
+        log = daemon.log()
+        print(log[log.find("traced "):][:12000] if "traced " in log else "no allocation report in the log")
     print(f"  {'PASS' if code == 0 else 'FAIL'}  the daemon stopped cleanly (exit code {code})")
     if code != 0:
         print(daemon.log()[-3000:])
@@ -115,15 +122,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=int, default=60, help="minutes of load (default 60)")
     parser.add_argument("--work", type=Path, help="keep the data, SIPp logs and scenarios here")
+    parser.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                        help="trace the daemon's Python allocations; at minute 5 and the end it logs what grew")
     args = parser.parse_args()
     tally = Tally()
     print(f"soak: {args.minutes} minutes of mixed load on the real daemon", flush=True)
     if args.work:
         args.work.mkdir(parents=True, exist_ok=True)
-        passed = soak(args.work.resolve(), args.minutes, tally)
+        passed = soak(args.work.resolve(), args.minutes, tally, args.tracemalloc)
     else:
         with tempfile.TemporaryDirectory(prefix="pbx-soak-") as tmp:
-            passed = soak(Path(tmp), args.minutes, tally)
+            passed = soak(Path(tmp), args.minutes, tally, args.tracemalloc)
     print("soak:", "PASS" if passed else "FAIL")
     return 0 if passed else 1
 
