@@ -37,12 +37,17 @@ install_kamailio() {
   return "$rc"
 }
 
-# sip-tester is SIPp; baresip is the softphone; chromium drives the web admin;
-# espeak-ng and sox make speech for the DTMF talk-off corpus; alsa-utils (arecord,
-# aplay) carries a SIM800's voice through a USB sound card, on the device too;
-# sipvicious (svwar) is the scanner the edge must ban.
-test_tools=(sip-tester baresip sipvicious chromium chromium-driver espeak-ng sox alsa-utils)
+# What the appliance itself runs: sox converts uploaded prompts (libsox-fmt-mp3 lets it
+# read MP3, what owners upload most) and espeak-ng speaks text prompts and the system
+# prompts (pbx/dialplan/prompts.py); the DTMF talk-off corpus is made with them too.
+base_tools=(sox libsox-fmt-mp3 espeak-ng)
 
+# sip-tester is SIPp; baresip is the softphone; chromium drives the web admin;
+# alsa-utils (arecord, aplay) carries a SIM800's voice through a USB sound card, on the
+# device too; sipvicious (svwar) is the scanner the edge must ban.
+test_tools=(sip-tester baresip sipvicious chromium chromium-driver alsa-utils)
+
+apt_install "${base_tools[@]}"
 case "${1:-}" in
   --test) apt_install "${test_tools[@]}"; exit 0 ;;
   --bench) apt_install "${test_tools[@]}"; install_kamailio; exit 0 ;;
