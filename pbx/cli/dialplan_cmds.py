@@ -43,6 +43,8 @@ OPTIONS: dict[str, tuple[tuple[str, str, Any], ...]] = {
                         ("--trunks", "trunks", "list"), ("--position", "position", int)),
     "permission": (("--allow", "allow", "list"),),
 }
+DESTINATIONS = {"timeout_destination", "invalid_destination", "no_answer", "matched", "unmatched", "then",
+                "destination"}
 # What `list` shows of each kind besides id and name.
 SUMMARY: dict[str, Callable[[dict], str]] = {
     "ivr": lambda o: " ".join(f"{k}>{d}" for k, d in sorted(o.get("keys", {}).items())),
@@ -197,12 +199,15 @@ def _kind_commands(parser: argparse.ArgumentParser, command: str, kind: str) -> 
     for flag, field, how in OPTIONS[kind]:
         if how == "bool":
             p.add_argument(flag, dest=field, action=argparse.BooleanOptionalAction)
-        elif how in ("keys", "schedule"):
-            hint = "KEY=DEST, repeatable (KEY= removes)" if how == "keys" else "'mon-fri 09:00-18:00', repeatable"
-            p.add_argument(flag, dest=field, action="append", help=hint)
+        elif how == "keys":
+            p.add_argument(flag, dest=field, action="append", metavar="KEY=DEST", help="repeatable; KEY= removes")
+        elif how == "schedule":
+            p.add_argument(flag, dest=field, action="append", metavar="'DAYS HH:MM-HH:MM'",
+                           help="e.g. 'mon-fri 09:00-18:00', repeatable")
+        elif how == "list":
+            p.add_argument(flag, dest=field, metavar="A,B,...", help="comma separated")
         else:
-            p.add_argument(flag, dest=field, type=str if how == "list" else how,
-                           help="comma separated" if how == "list" else None)
+            p.add_argument(flag, dest=field, type=how, metavar="DEST" if field in DESTINATIONS else None)
     p.set_defaults(func=named_errors(do_set), **defaults)
     p = actions.add_parser("delete", help=f"delete a {kind} (refused while something refers to it)")
     p.add_argument("id")
