@@ -68,11 +68,16 @@ def replace(svc: Services, kind: str, obj_id: str, obj: dict) -> dict:
 
 
 def save(svc: Services, kind: str, obj: dict, previous: dict | None) -> dict:
-    """Save; a prompt with text gets its speech (the library speaks only new words)."""
+    """Save; a prompt with text is spoken when new, when its words or language changed,
+    or when it has no audio (not on a rename: that would undo an upload)."""
     if kind != "prompt" or not obj.get("text"):
         return plan(svc).save(kind, obj)
     prompts = library(svc)
     saved = plan(svc).save(kind, obj)
+    words = (saved.get("text"), saved.get("language"))
+    if previous is not None and words == (previous.get("text"), previous.get("language")) \
+            and prompts.exists(saved["id"]):
+        return saved
     try:
         prompts.from_text(saved["id"], saved["text"], saved["language"])
     except Exception:
@@ -83,7 +88,8 @@ def save(svc: Services, kind: str, obj: dict, previous: dict | None) -> dict:
 
 def upload(svc: Services, prompt_id: str, data: bytes, filename: str, new: dict | None = None) -> dict:
     """The prompt's audio from a file; `new` is a prompt to create with it (taken back
-    when the file is no audio)."""
+    when the file is no audio). A prompt's text no longer says what it plays then, and is
+    cleared (a system prompt keeps its own: the recording only stands in for it)."""
     prompts = library(svc)
     if not data:
         raise ValidationError("the audio file is empty", details={"field": "file"})
@@ -95,6 +101,8 @@ def upload(svc: Services, prompt_id: str, data: bytes, filename: str, new: dict 
         if new is not None:
             _undo(svc, "prompt", obj["id"], None)
         raise
+    if obj.get("text") and not obj.get("system"):
+        obj = plan(svc).save("prompt", {**obj, "text": ""})
     return obj
 
 

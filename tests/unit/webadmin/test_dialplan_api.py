@@ -89,6 +89,16 @@ def test_a_spoken_prompt_and_an_uploaded_one(prompts) -> None:
     assert 0.3 < prompts.services.prompts.duration("hold") < 0.8
     assert client.put("/api/v1/prompts/nope/audio", data=tone_wav(), headers=auth).status_code == 404
 
+    # a recording replaces the speech: the text goes, and a rename does not speak it again
+    resp = client.put("/api/v1/prompts/welcome/audio?filename=tone.wav", data=tone_wav(3.0), headers=auth)
+    assert resp.status_code == 200 and resp.get_json()["text"] == ""
+    renamed = {**client.get("/api/v1/prompts/welcome", headers=auth).get_json(), "name": "Greeting"}
+    assert client.put("/api/v1/prompts/welcome", json=renamed, headers=auth).status_code == 200
+    assert prompts.services.prompts.duration("welcome") == pytest.approx(3.0, abs=0.05)
+    # new words are spoken
+    resp = client.put("/api/v1/prompts/welcome", json={**renamed, "text": "Hello"}, headers=auth)
+    assert resp.status_code == 200 and prompts.services.prompts.duration("welcome") < 2.5
+
 
 def test_uploading_what_is_no_audio_is_refused_on_the_file_field(prompts, monkeypatch) -> None:
     client, auth = prompts.app.test_client(), prompts.auth
