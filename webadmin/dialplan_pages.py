@@ -152,7 +152,7 @@ def delete(section: str, kind: str, obj_id: str):  # type: ignore[no-untyped-def
         planedit.delete(services(), kind, obj_id)
         flash(f"{TITLES[kind]} {obj_id} deleted.")
     except PbxError as exc:
-        flash(exc.message)
+        flash(planedit.named(exc))
     return redirect(url_for(".section", section=section))
 
 
@@ -164,7 +164,7 @@ def override(obj_id: str):  # type: ignore[no-untyped-def]
         planedit.override(services(), obj_id, value)
         flash(f"Time condition {obj_id}: " + (f"forced {value}." if value else "follows its schedule."))
     except PbxError as exc:
-        flash(exc.message)
+        flash(planedit.named(exc))
     return redirect(url_for(".section", section="timeconditions"))
 
 
