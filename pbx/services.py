@@ -63,15 +63,16 @@ class Services:
                 store.close()
 
 
-def _dial_plan(data_dir: Path, extensions: ExtensionStore) -> tuple[Any, Any]:
-    """The dial plan store (it checks numbers and extension destinations against the
-    extensions) and the prompt library; each None while its module is not installed."""
+def _dial_plan(data_dir: Path, extensions: ExtensionStore, trunks: TrunkStore) -> tuple[Any, Any]:
+    """The dial plan store (it checks the extensions and lines an object names, and that
+    its number is no extension) and the prompt library; each None while its module is
+    not installed."""
     try:
         from pbx.dialplan.store import DialPlanStore
     except ImportError:
         plan = None
     else:
-        plan = DialPlanStore(data_dir, extensions=extensions)
+        plan = DialPlanStore(data_dir, extensions=extensions, trunks=trunks)
         extensions.number_owner = lambda number: plan.snapshot().by_number(number)
     try:
         from pbx.dialplan.prompts import PromptLibrary
@@ -83,8 +84,8 @@ def _dial_plan(data_dir: Path, extensions: ExtensionStore) -> tuple[Any, Any]:
 def open_services(data_dir: Path, realm: str = "pbx") -> Services:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    extensions = ExtensionStore(data_dir, realm)
-    plan, prompts = _dial_plan(data_dir, extensions)
+    extensions, trunks = ExtensionStore(data_dir, realm), TrunkStore(data_dir)
+    plan, prompts = _dial_plan(data_dir, extensions, trunks)
     return Services(extensions=extensions, tokens=TokenStore(data_dir),
                     admin=AdminStore(data_dir), journal=CallJournal(data_dir / "calls.sqlite"),
-                    trunks=TrunkStore(data_dir), dialplan=plan, prompts=prompts)
+                    trunks=trunks, dialplan=plan, prompts=prompts)

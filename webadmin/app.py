@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from pbx.errors import PbxError
 from pbx.services import Services
-from webadmin import api, line_pages, pages, sim_api
+from webadmin import api, dialplan_api, dialplan_pages, line_pages, pages, sim_api
 
 # Sent with every page and API answer: no framing (clickjacking), no MIME sniffing, and no
 # admin URLs leaking to other sites in Referer. (same-origin, not no-referrer: over HTTPS
@@ -43,13 +43,17 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False) 
                       default_limits=[], headers_enabled=True)
     app.register_blueprint(pages.bp)
     app.register_blueprint(line_pages.bp)
+    app.register_blueprint(dialplan_pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(dialplan_api.bp)
     app.register_blueprint(sim_api.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no CSRF exposure
+    csrf.exempt(dialplan_api.bp)
     csrf.exempt(sim_api.bp)
     app.view_functions["pages.login"] = limiter.limit(  # type: ignore[assignment]
         "10 per minute", methods=["POST"])(app.view_functions["pages.login"])
     limiter.limit("600 per minute")(api.bp)
+    limiter.limit("600 per minute")(dialplan_api.bp)
 
     @app.after_request
     def security_headers(resp: Response) -> Response:
