@@ -165,6 +165,8 @@ def override(obj_id: str):  # type: ignore[no-untyped-def]
         flash(f"Time condition {obj_id}: " + (f"forced {value}." if value else "follows its schedule."))
     except PbxError as exc:
         flash(planedit.named(exc))
+    if request.form.get("back") == "dashboard":  # the dashboard's override buttons
+        return redirect(url_for("pages.dashboard"))
     return redirect(url_for(".section", section="timeconditions"))
 
 

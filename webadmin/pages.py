@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 
+from pbx.dialplan.hours import hours_now
 from pbx.errors import PbxError
 from pbx.services import Services
 
@@ -77,8 +78,9 @@ def dashboard():  # type: ignore[no-untyped-def]
     except Exception:
         calls = []
     lines = svc.trunk_views()
+    hours = hours_now(svc.dialplan) if svc.dialplan is not None else []
     return render_template("dashboard.html", registrations=svc.registrations(), calls=calls,
-                           today=svc.journal.summary(midnight), lines=lines, bans=svc.bans())
+                           today=svc.journal.summary(midnight), lines=lines, bans=svc.bans(), hours=hours)
 
 
 @bp.post("/bans/lift")

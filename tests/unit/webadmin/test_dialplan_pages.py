@@ -192,3 +192,23 @@ def test_forms_round_trip_every_field() -> None:
             for v in value if isinstance(value, list) else [value]:
                 form.add(name, v)
         assert from_form(kind, form) == obj, kind
+
+
+def test_the_dashboard_shows_business_hours_and_flips_the_override(plan) -> None:
+    import datetime as dt
+
+    today = dt.date.today().isoformat()
+    plan.services.dialplan.save("timecondition", {
+        "id": "hours", "name": "Office hours", "schedule": [{"days": "mon-sun"}], "holidays": [today],
+        "matched": "ringgroup:everyone", "unmatched": "hangup", "feature_code": "*27"})
+    owner = plan.owner()
+    page = owner.get("/").get_data(as_text=True)
+    row = re.search(r'<tr class="hours-(\w+)"><td>Office hours</td>\s*<td>(\w+)</td><td>([^<]+)</td>', page)
+    assert row and row.groups() == ("unmatched", "closed", "hangup"), page  # a holiday: closed
+    assert "or dial *27" in page
+    resp = owner.post("/timeconditions/hours/override",
+                      data={"override": "matched", "back": "dashboard", "csrf_token": csrf(owner, "/")})
+    assert resp.status_code == 302 and resp.location.endswith("/")
+    page = owner.get("/").get_data(as_text=True)
+    assert 'class="hours-matched"' in page and "forced matched" in page and "ringgroup:everyone" in page
+    assert plan.services.dialplan.get("timecondition", "hours")["override"] == "matched"
