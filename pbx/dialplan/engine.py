@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pbx.dialplan.flow import Flow
-from pbx.dialplan.numberclass import classify
+from pbx.dialplan.numberclass import classify_outside
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class DialPlan:
     def number_class(self, number: str, trunks: list[str]) -> str:
         lines = self.b2bua.trunks
         config = lines.trunks.get(trunks[0]) if lines is not None and trunks else None
-        return classify(number, config.country if config else "RU", config.area_code if config else "")
+        return classify_outside(number, config.country if config else "RU", config.area_code if config else "")
 
     def _toggle_override(self, call: Any, snap: Any, cond: Any) -> None:
         """Feature code (*27): force the other outcome now, or back to the schedule.

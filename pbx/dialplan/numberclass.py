@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneNumberType, shortnumberinfo
+from phonenumbers.shortnumberinfo import ShortNumberCost
 
 from pbx.numbers import normalise
 
@@ -62,3 +63,23 @@ def classify(e164_or_dialled: str, country: str = "RU", area_code: str = "") -> 
     if kind in GEOGRAPHIC and area_code and national.startswith(area_code):
         return "local"
     return "national"
+
+
+def classify_outside(number: str, country: str = "RU", area_code: str = "") -> str:
+    """The class of a number that goes out on a line: never `internal` (2-6 digits sent
+    to a line are a short number of the network, and short numbers are where premium
+    services hide): a toll-free short number is local, a standard-rate one national,
+    premium or of unknown cost international."""
+    cls = classify(number, country, area_code)
+    if cls != "internal":
+        return cls
+    try:
+        short = phonenumbers.parse(number, country.upper())
+    except phonenumbers.NumberParseException:
+        return "international"
+    cost = shortnumberinfo.expected_cost_for_region(short, country.upper())
+    if cost == ShortNumberCost.TOLL_FREE:
+        return "local"
+    if cost == ShortNumberCost.STANDARD_RATE:
+        return "national"
+    return "international"

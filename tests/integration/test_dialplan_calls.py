@@ -162,8 +162,9 @@ def test_outbound_fails_over_from_a_line_that_is_down(pbx: Daemon, tmp_path: Pat
 
 def test_a_number_abroad_needs_the_permission(pbx: Daemon, tmp_path: Path) -> None:
     line_up(pbx)
+    assert refused(pbx, tmp_path, "90611") == "403"  # a short number of unknown cost: no
     assert refused(pbx, tmp_path, "9810442071234567") == "403"
-    record = pbx.last_call()
+    record = pbx.last_call(2)
     assert record["disposition"] == "forbidden"
     assert [s for s in steps(record) if s["step"] == "refused"][0]["class"] == "international"
     assert pbx.api("sim/gsm1")["dialed"] == []  # nothing went out
@@ -174,7 +175,7 @@ def test_a_number_abroad_needs_the_permission(pbx: Daemon, tmp_path: Path) -> No
             pbx.log()[-3000:]
         pbx.api("sim/gsm1/answer", {})
         assert alice.finish().successful == 1
-    assert pbx.last_call(2)["disposition"] == "answered"
+    assert pbx.last_call(3)["disposition"] == "answered"
 
 
 def test_sim800_keys_come_as_modem_digits_and_the_prompt_through_the_sound_card(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pbx.dialplan.numberclass import classify
+from pbx.dialplan.numberclass import classify, classify_outside
 
 
 @pytest.mark.parametrize("number, area_code, expected", [
@@ -60,3 +60,15 @@ def test_defaults_are_russia_and_a_bad_country_is_refused() -> None:
     assert classify("+12125551234", "us", "212") == "local"
     with pytest.raises(ValueError, match="XX"):
         classify("112", "XX")
+
+
+@pytest.mark.parametrize("dialled, expected", [
+    ("0611", "international"),  # a short number of unknown cost (premium services hide there)
+    ("7522", "international"),
+    ("100", "international"),
+    ("123456", "international"),
+    ("112", "emergency"),
+    ("89161234567", "mobile"),
+])
+def test_a_number_sent_to_a_line_is_never_internal(dialled: str, expected: str) -> None:
+    assert classify_outside(dialled, "RU") == expected
