@@ -79,6 +79,7 @@ class TrunkOrigin:
         self.ended = False
         self.end_reason = ""
         self.fallback: tuple[str, list[str]] = ("", [])  # an outbound call: the number, lines left
+        self.gave_up = False  # this line's failure was handled (failed over or ended)
 
     def answer(self, done: Callable[[bool], Any]) -> None:
         def work() -> None:
@@ -300,7 +301,11 @@ class TrunkCalls:
 
     def _dial_failed(self, call: BridgedCall, origin: TrunkOrigin, number: str, rest: list[str]) -> None:
         """Core thread: a line could not place the call; fail over unless it was the far
-        end saying busy or the extension has hung up."""
+        end saying busy or the extension has hung up. A line that goes down during ATD
+        says so twice (its CallEnded and the dial thread's error): only the first counts."""
+        if origin.gave_up or call.origin is not origin:
+            return
+        origin.gave_up = True
         if self.calls.get(origin.line_name) is call:
             del self.calls[origin.line_name]
         if origin.end_reason != "busy" and call.state.value != "ended" and call.a is not None \
