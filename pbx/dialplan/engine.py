@@ -69,6 +69,8 @@ class DialPlan:
         if found is not None:
             route, number = found
             trunks = list(route["trunks"]) or (list(lines.lines) if lines is not None else [])
+            if emergency and lines is not None:  # the route's lines first, then every other one
+                trunks += [name for name in lines.lines if name not in trunks]
             cls = "emergency" if emergency else self.number_class(number, trunks)
             call.path.append({"step": "outbound", "id": route["id"], "number": number, "class": cls, "at": 0.0})
             if cls not in snap.permission(call.caller):

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 from pbx.dialplan import strategies
+from pbx.errors import PbxError
 
 if TYPE_CHECKING:
     from pbx.dialplan.engine import DialPlan
@@ -40,6 +41,7 @@ class Flow:
         self.ringing: dict | None = None  # the path entry of the members ringing now
         self.group: str = ""
         self.ended = False
+        self.display_prefix = ""
 
     # ---- moving on ----------------------------------------------------------------------
     def go(self, dest: str) -> None:
@@ -48,6 +50,7 @@ class Flow:
         self._quiet()
         self.hops += 1
         kind, _, ident = dest.partition(":")
+        self.group, self.display_prefix = "", ""  # a group's name and memory are its own
         if dest == "hangup" or self.hops > MAX_HOPS:
             return self.hang_up()
         obj = self.snapshot.get(kind, ident)
@@ -129,19 +132,25 @@ class Flow:
         self.after_pickup = then
         self.b2bua.pick_up(self.call)
 
-    def play(self, prompt_id: str, then: Callable[[], None]) -> None:
-        """Play a prompt to the caller, then go on (at once if it cannot be played)."""
+    def play(self, prompt_id: str, then: Callable[[], None], *, or_else: bool = True) -> bool:
+        """Play a prompt to the caller, then go on; if it cannot be played, go on at once
+        (or_else) or not at all. False when it is not playing."""
         if self.listener is not None:
             self.listener.stop()
             self.listener = None
         sink = self.b2bua.caller_audio(self.call)
         path = self.plan.prompt_path(prompt_id) if prompt_id else None
-        if sink is None or path is None:
-            if prompt_id:
-                log.warning("call %s: prompt %s cannot be played", self.call.id, prompt_id)
+        if sink is not None and path is not None:
+            try:
+                self.listener = self.plan.players.play(str(path), sink, lambda: self._prompt_done(then))
+                return True
+            except PbxError as exc:  # a broken file must not leave the caller in silence for good
+                log.warning("call %s: prompt %s: %s", self.call.id, prompt_id, exc.message)
+        elif prompt_id:
+            log.warning("call %s: prompt %s cannot be played", self.call.id, prompt_id)
+        if or_else:
             self._later(0, then)
-            return
-        self.listener = self.plan.players.play(str(path), sink, lambda: self._prompt_done(then))
+        return False
 
     def _prompt_done(self, then: Callable[[], None]) -> None:
         self.listener = None
@@ -200,11 +209,10 @@ class Flow:
     def _hold(self) -> None:
         """Over and over until someone answers (a caller in silence thinks the line is dead)."""
         if self.picked_up and not self.ended and self.plan.prompt_path(HOLD) is not None:
-            self.play(HOLD, self._hold)
+            self.play(HOLD, self._hold, or_else=False)  # not playable now: silence, not a busy loop
 
     def _display(self) -> str:
-        prefix = getattr(self, "display_prefix", "")
-        return f"{prefix}{self.call.caller_name or self.call.caller}"
+        return f"{self.display_prefix}{self.call.caller_name or self.call.caller}"
 
     def _enter_timecondition(self, ident: str, cond: dict) -> None:
         override = cond.get("override", "")
@@ -288,7 +296,7 @@ class Menu:
             return flow.go(f"extension:{digits}")
         self.invalid += 1
         flow.step("invalid", id=self.ident, keys=digits)
-        if self.invalid > int(self.ivr["retries"]):
+        if self.invalid >= int(self.ivr["retries"]):
             return flow.go(self.ivr["invalid_destination"])
         self.prompt(self.ivr.get("invalid_prompt") or None)
 
@@ -298,6 +306,6 @@ class Menu:
             return self.resolve()
         self.timeouts += 1
         flow.step("timeout", id=self.ident)
-        if self.timeouts > int(self.ivr["retries"]):
+        if self.timeouts >= int(self.ivr["retries"]):
             return flow.go(self.ivr["timeout_destination"])
         self.prompt(self.ivr.get("timeout_prompt") or None)
