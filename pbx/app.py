@@ -110,6 +110,7 @@ class Appliance:
         services.status = self.status
         self._start_web(services)
         self._write_control_file(services)
+        gc.collect()
         gc.freeze()  # what start-up made lives as long as the daemon: keep it out of every collection
         self.bus.publish("ready")
         systemd.notify("READY=1")

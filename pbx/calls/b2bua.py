@@ -381,6 +381,8 @@ class B2bua:
 
     # ---- state machine --------------------------------------------------------------
     def _b_answered(self, call: BridgedCall, leg: Leg) -> None:
+        if leg.ended:  # its 200 crossed our CANCEL (a ring step that is over): pjsua BYEs it
+            return
         if call.winner is not None:
             leg.end()  # two phones answered at once: the later one loses
             return
@@ -440,7 +442,8 @@ class B2bua:
         if call.a is not None:  # an outbound call: tell the extension why
             busy = call.origin.end_reason == "busy"
             if not call.answer:
-                call.disposition = "busy" if busy else "no_answer"
+                failed = call.origin.end_reason.startswith(("failed", "no dial", "line down"))
+                call.disposition = "busy" if busy else "failed" if failed else "no_answer"
             call.a.end(0 if call.answer else (486 if busy else 480))
         self._finish(call)
 
@@ -499,7 +502,9 @@ class B2bua:
             return
         if call.origin is not None:
             call.origin.hangup()  # no-op when the line already ended the call
-            call.origin.close_port()
+            port = call.origin.close_port()
+            if port is not None:  # freed by this timer on the core, never on the audio thread
+                self.core.call_later(0.5, lambda held=[port]: held.clear())
         call.state = CallState.ENDED
         call.end = self.clock()
         if call.flow is not None:

@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 SILENCE = bytes(FRAME_BYTES)
 
 
+def _discard(frame: bytes) -> None:
+    return None
+
+
 class ModemAudioPort(pj.AudioMediaPort):
     """Conference-bridge port for a modem's 8 kHz 16-bit PCM (called on pjmedia's clock)."""
 
@@ -95,11 +99,14 @@ class TrunkOrigin:
         self.port = ModemAudioPort(self.line.write_audio)
         self.port.open(f"line-{self.line_name}")
 
-    def close_port(self) -> None:
-        """Core thread: take the port out of the conference bridge now (pjsua2 objects are
-        destroyed on the core thread, never by a garbage collection elsewhere)."""
+    def close_port(self) -> ModemAudioPort | None:
+        """Core thread: the port leaves the call. The caller keeps the returned port a
+        moment before letting it go on the core: the modem's audio thread may hold it in
+        push_audio right now, and its last reference must not be dropped there."""
         port, self.port = self.port, None
-        del port
+        if port is not None:
+            port.write = _discard
+        return port
 
     def push_audio(self, frame: bytes) -> None:
         port = self.port
