@@ -1,7 +1,8 @@
 """The owner builds a small dial plan in a real browser (Debian's headless chromium)
 against the real daemon: a spoken prompt, a ring group (after a refused try) and an IVR
 whose key 1 rings the group; then the plan is read back through the REST bridge and
-the CLI. (A simulated call following it comes later.)"""
+the CLI; then a route sends the simulated GSM line's calls to the menu and a call follows
+it: the caller hears the prompt, presses 1, and Bob's phone in the group answers."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from tests.e2e.test_web_admin import SCREENSHOTS, browser, first_login, shows  # noqa: F401 (browser: fixture)
-from tests.support.daemon import Daemon
+from tests.integration.phone import AnsweringPhone
+from tests.support.daemon import Daemon, wait_until
 
 pytest.importorskip("pbx.dialplan.store")
 pytest.importorskip("pbx.dialplan.prompts")
@@ -74,5 +76,27 @@ def test_owner_builds_an_ivr_with_a_spoken_prompt_and_a_ring_group(browser, tmp_
         prompt = daemon.api("prompts/welcome")
         assert prompt["text"].startswith("Thank you") and prompt["language"] == "en"
         assert (daemon.data_dir / "prompts" / "welcome.wav").stat().st_size > 8000
+
+        # the line's own default route sends its calls to the menu, and a call follows it
+        browser.find_element(By.LINK_TEXT, "Routes").click()
+        fill_form(browser, "form-inbound", id="gsm-menu", trunk="gsm1", caller="any",
+                  destination="ivr:main", position="10")
+        browser.find_element(By.ID, "save-inbound").click()
+        assert shows(browser, "Inbound route gsm-menu saved")
+        assert wait_until(lambda: daemon.api("status")["lines"]["gsm1"]["state"] == "idle", timeout=30)
+        with AnsweringPhone(daemon, tmp_path) as bob:  # Alice has no phone: the hunt skips her
+            daemon.pbx("sim", "call", "--trunk", "gsm1", "--from", "89161234567")
+            assert wait_until(lambda: daemon.api("sim/gsm1?level=400")["rms"] > 300, timeout=20), "no prompt heard"
+            daemon.pbx("sim", "dtmf", "--trunk", "gsm1", "1")
+            assert wait_until(lambda: bob.audio.packets_in >= 50, timeout=20), daemon.log()[-3000:]
+            daemon.pbx("sim", "hangup", "--trunk", "gsm1")
+            assert bob.finish().successful == 1
+        record = daemon.last_call()
+        path = record["details"]["path"]
+        assert [p["step"] for p in path] == ["route", "ivr", "ringgroup", "ring", "answered"], path
+        assert (path[0]["route"], path[1]["keys"], path[3]["members"]) == ("gsm-menu", "1", ["102"])
+        assert (record["callee"], record["disposition"]) == ("102", "answered")
+        browser.get(daemon.url + "/calls")
+        assert shows(browser, "+79161234567")
     finally:
         assert daemon.stop() == 0
