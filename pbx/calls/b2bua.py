@@ -504,7 +504,8 @@ class B2bua:
             call.origin.hangup()  # no-op when the line already ended the call
             port = call.origin.close_port()
             if port is not None:  # freed by this timer on the core, never on the audio thread
-                self.core.call_later(0.5, lambda held=[port]: held.clear())
+                held: list[Any] = [port]
+                self.core.call_later(0.5, held.clear)
         call.state = CallState.ENDED
         call.end = self.clock()
         if call.flow is not None:

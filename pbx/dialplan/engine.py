@@ -142,4 +142,4 @@ class DialPlan:
                 log.exception("time condition %s: override not saved", ident)
         threading.Thread(target=save, name="override-save", daemon=True).start()
         prompt = "system-closed-en" if new == "unmatched" else "system-goodbye-en"
-        flow.pick_up(lambda: flow.play(prompt, lambda: flow.hang_up("answered")))
+        flow.pick_up(lambda: flow.announce(prompt, lambda: flow.hang_up("answered")))

@@ -152,6 +152,10 @@ class Flow:
             self._later(0, then)
         return False
 
+    def announce(self, prompt_id: str, then: Callable[[], None]) -> None:
+        """play(), as a callback that returns nothing (pick_up's)."""
+        self.play(prompt_id, then)
+
     def _prompt_done(self, then: Callable[[], None]) -> None:
         self.listener = None
         if not self.ended:
@@ -225,7 +229,7 @@ class Flow:
 
     def _enter_announcement(self, ident: str, ann: dict) -> None:
         self.step("announcement", id=ident)
-        self.pick_up(lambda: self.play(ann["prompt"], lambda: self.go(ann.get("then", "hangup"))))
+        self.pick_up(lambda: self.announce(ann["prompt"], lambda: self.go(ann.get("then", "hangup"))))
 
     def _enter_ivr(self, ident: str, ivr: dict) -> None:
         if not self.menus or self.menus[-1] != ident:
