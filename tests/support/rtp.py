@@ -3,9 +3,13 @@ sends and receives DTMF as RFC 4733 telephone-events.
 
 SIPp does the signalling; this socket is the phone's media, so a test can prove that
 audio crossed the appliance by finding the other side's tone in what arrived.
+
+For benchmarks, RtpProbe is the media of many calls on one socket: it keeps each
+packet's kernel arrival time per stream and notes the first packet with sound in it.
 """
 from __future__ import annotations
 
+import itertools
 import socket
 import struct
 import threading
@@ -146,3 +150,115 @@ class RtpEndpoint:
                     pass
                 seq, ts = seq + 1, ts + FRAME
                 next_send += 0.02
+
+
+# ---- many streams at once, timed by the kernel (benchmarks) ----------------------------------
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; SCM_TIMESTAMPNS has the same value
+SILENT_CODE = {0: 0xFF, 8: 0xD5}  # the G.711 byte of a zero sample (mu-law, A-law)
+
+
+def stamped_socket(port: int = 0) -> socket.socket:
+    """A UDP socket on loopback whose datagrams come with the kernel's arrival time."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+def recv_stamped(sock: socket.socket, size: int = 4096) -> tuple[bytes, tuple[str, int], float]:
+    """One datagram, its source and when the kernel received it (wall clock, like
+    time.time()), so a busy reader does not add its own delay to what it measures."""
+    data, anc, _flags, addr = sock.recvmsg(size, socket.CMSG_SPACE(16))
+    for level, kind, raw in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, nsec = struct.unpack("qq", raw[:16])
+            return data, addr, sec + nsec / 1e9
+    return data, addr, time.time()
+
+
+def loud(payload: bytes, pt: int, threshold: int = 64) -> bool:
+    """Whether a G.711 payload holds sound: any sample beyond `threshold` (linear 16-bit;
+    digital silence and dither decode to 0 or a few units)."""
+    return bool(np.abs(_TABLES[pt][np.frombuffer(payload, np.uint8)].astype(np.int32)).max() > threshold)
+
+
+class RtpStream:
+    """What one sender (source port and SSRC) sent to the probe."""
+
+    __slots__ = ("port", "ssrc", "pt", "times", "seqs", "first_loud", "_out_seq")
+
+    def __init__(self, port: int, ssrc: int, pt: int) -> None:
+        self.port, self.ssrc, self.pt = port, ssrc, pt
+        self.times: list[float] = []  # kernel arrival time of each packet
+        self.seqs: list[int] = []
+        self.first_loud: float | None = None  # arrival of the first packet with sound in it
+        self._out_seq = 0
+
+    def gaps_ms(self, start: float, end: float) -> list[float]:
+        """Inter-arrival gaps of the packets that arrived in [start, end]."""
+        inside = [t for t in self.times if start <= t <= end]
+        return [(b - a) * 1000 for a, b in itertools.pairwise(inside)]
+
+
+class RtpProbe:
+    """One socket that many calls send their RTP to (every SDP offer names its port):
+    each stream is told apart by its source port and SSRC, each packet is kept with its
+    kernel arrival time, and the first packet carrying sound is noted. With `answer`,
+    every packet is answered with a silent one of the same codec from this socket, as a
+    phone sends its own RTP all along (symmetric RTP: it goes back to where it came from).
+    """
+
+    def __init__(self, answer: bool = True) -> None:
+        self.sock = stamped_socket()
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.answer = answer
+        self.streams: dict[tuple[int, int], RtpStream] = {}
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rtp-probe", daemon=True)
+
+    def start(self) -> "RtpProbe":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+    def by_port(self, port: int) -> list[RtpStream]:
+        return [s for s in self.streams.values() if s.port == port]
+
+    def _run(self) -> None:
+        streams, sock = self.streams, self.sock
+        while not self._stop.is_set():
+            try:
+                data, addr, when = recv_stamped(sock)
+            except socket.timeout:
+                continue
+            except OSError:
+                self.errors += 1
+                continue
+            if len(data) <= 12 or data[0] >> 6 != 2:
+                continue
+            pt = data[1] & 0x7F
+            if pt not in SILENT_CODE:
+                continue  # telephone-events and comfort noise are not the prompt
+            ssrc = struct.unpack_from("!I", data, 8)[0]
+            stream = streams.get((addr[1], ssrc))
+            if stream is None:
+                stream = streams[(addr[1], ssrc)] = RtpStream(addr[1], ssrc, pt)
+            stream.times.append(when)
+            stream.seqs.append(struct.unpack_from("!H", data, 2)[0])
+            if stream.first_loud is None and loud(data[12:], pt):
+                stream.first_loud = when
+            if self.answer:
+                n = stream._out_seq = stream._out_seq + 1
+                header = struct.pack("!BBHII", 0x80, pt, n & 0xFFFF, (n * FRAME) & 0xFFFFFFFF, ssrc ^ 0x5A5A5A5A)
+                try:
+                    sock.sendto(header + bytes([SILENT_CODE[pt]]) * (len(data) - 12), addr)
+                except OSError:
+                    self.errors += 1
