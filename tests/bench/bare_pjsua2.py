@@ -1,13 +1,14 @@
-"""Baseline for bench_calls: a bare pjsua2 (same build and media settings as the
-appliance) answering SIPp calls and echoing their audio. Runs until SIGTERM.
+"""Baseline for bench_calls and bench_ivr: a bare pjsua2 (same build and media settings
+as the appliance) answering SIPp calls and echoing their audio, or with --play playing
+a WAV file (looped, one player per call) to each caller instead. Runs until SIGTERM.
 
-    python tests/bench/bare_pjsua2.py PORT
+    python tests/bench/bare_pjsua2.py PORT [--play FILE]
 """
 from __future__ import annotations
 
+import argparse
 import os
 import signal
-import sys
 
 import pjsua2 as pj
 
@@ -15,12 +16,23 @@ from pbx.media.engine import MediaEngine
 
 
 class EchoCall(pj.Call):
+    play = ""  # a WAV file every call hears instead of its own audio (main() sets it)
+
+    def __init__(self, acc: pj.Account, call_id: int) -> None:
+        super().__init__(acc, call_id)
+        self.player: pj.AudioMediaPlayer | None = None
+
     def onCallMediaState(self, prm: "pj.OnCallMediaStateParam") -> None:
         ci = self.getInfo()
         for idx, media in enumerate(ci.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 audio = self.getAudioMedia(idx)
-                audio.startTransmit(audio)
+                if not self.play:
+                    audio.startTransmit(audio)
+                elif self.player is None:
+                    self.player = pj.AudioMediaPlayer()
+                    self.player.createPlayer(self.play)  # looped
+                    self.player.startTransmit(audio)
 
     def onCallState(self, prm: "pj.OnCallStateParam") -> None:
         if self.getInfo().state == pj.PJSIP_INV_STATE_DISCONNECTED:
@@ -40,7 +52,11 @@ class Answerer(pj.Account):
 
 
 def main() -> None:
-    port = int(sys.argv[1])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("--play", default="", help="WAV file each caller hears (else its echo)")
+    args = parser.parse_args()
+    port, EchoCall.play = args.port, args.play
     engine = MediaEngine("127.0.0.1", port, media_host="127.0.0.1")
     engine.start()
     cfg = pj.AccountConfig()
@@ -56,6 +72,7 @@ def main() -> None:
         for call in Answerer.ended:  # drop finished calls outside their callbacks
             if call in Answerer.calls:
                 Answerer.calls.remove(call)
+            call.player = None
         Answerer.ended.clear()
     Answerer.calls.clear()
     Answerer.ended.clear()
