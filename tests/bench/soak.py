@@ -123,7 +123,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=int, default=60, help="minutes of load (default 60)")
     parser.add_argument("--work", type=Path, help="keep the data, SIPp logs and scenarios here")
     parser.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
-                        help="trace the daemon's Python allocations; at minute 5 and the end it logs what grew")
+                        help="trace the daemon's Python allocations; at minute 5 and the end it logs what grew "
+                             "(caution: see pbx/memwatch.py)")
     args = parser.parse_args()
     tally = Tally()
     print(f"soak: {args.minutes} minutes of mixed load on the real daemon", flush=True)
