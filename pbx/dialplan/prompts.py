@@ -27,6 +27,7 @@ from pathlib import Path
 from pbx.dialplan import audiotools
 from pbx.dialplan.audiotools import RATE, ToolFailed
 from pbx.errors import Conflict, NotFound, ValidationError
+from pbx.store.atomic import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,6 @@ SYSTEM_PROMPTS: dict[str, tuple[str, str]] = {
     f"system-{name}-{lang}": (lang, texts[i])
     for name, texts in SYSTEM_TEXTS.items() for i, lang in enumerate(LANGUAGES)
 }
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _text_hash(text: str, language: str) -> str:
@@ -168,7 +161,7 @@ class PromptLibrary:
             for path in (self._sidecar(prompt_id), self._wav(prompt_id)):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
-            _fsync_dir(self.dir)
+            fsync_dir(self.dir)
 
     # ---- internals --------------------------------------------------------------
     def _wav(self, prompt_id: str) -> Path:
@@ -213,7 +206,7 @@ class PromptLibrary:
         tmp = wav.with_name("meta.json")
         tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, sidecar)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         return target
 
     def _sweep_scratch(self) -> None:
