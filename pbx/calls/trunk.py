@@ -44,6 +44,14 @@ log = logging.getLogger(__name__)
 SILENCE = bytes(FRAME_BYTES)
 
 
+def pcm_format() -> "pj.MediaFormatAudio":
+    """The bridge ports' format: 8 kHz mono 16-bit, 20 ms frames (the modems' PCM)."""
+    fmt = pj.MediaFormatAudio()
+    fmt.type = pj.PJMEDIA_TYPE_AUDIO
+    fmt.init(pj.PJMEDIA_FORMAT_PCM, 8000, 1, 20000, 16)
+    return fmt
+
+
 def _discard(frame: bytes) -> None:
     return None
 
@@ -57,10 +65,7 @@ class ModemAudioPort(pj.AudioMediaPort):
         self.incoming: collections.deque[bytes] = collections.deque(maxlen=10)  # 200 ms at most
 
     def open(self, name: str) -> None:
-        fmt = pj.MediaFormatAudio()
-        fmt.type = pj.PJMEDIA_TYPE_AUDIO
-        fmt.init(pj.PJMEDIA_FORMAT_PCM, 8000, 1, 20000, 16)
-        self.createPort(name, fmt)
+        self.createPort(name, pcm_format())
 
     def onFrameRequested(self, frame: "pj.MediaFrame") -> None:
         data = self.incoming.popleft() if self.incoming else SILENCE

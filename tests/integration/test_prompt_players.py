@@ -17,7 +17,7 @@ import numpy as np
 import pjsua2 as pj
 import pytest
 
-from pbx.calls.trunk import ModemAudioPort
+from pbx.calls.trunk import ModemAudioPort, pcm_format
 from pbx.core import Core
 from pbx.errors import NotFound, PbxError
 from pbx.media.engine import MediaEngine
@@ -36,10 +36,7 @@ class EnergySink(pj.AudioMediaPort):
         self.last_loud = 0.0
 
     def open(self, name: str) -> None:
-        fmt = pj.MediaFormatAudio()
-        fmt.type = pj.PJMEDIA_TYPE_AUDIO
-        fmt.init(pj.PJMEDIA_FORMAT_PCM, 8000, 1, 20000, 16)
-        self.createPort(name, fmt)
+        self.createPort(name, pcm_format())
 
     def onFrameRequested(self, frame: "pj.MediaFrame") -> None:
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
