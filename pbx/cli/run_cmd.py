@@ -41,12 +41,13 @@ def run(args: argparse.Namespace) -> int:
     appliance = Appliance(cfg)
     try:
         appliance.start()
-        print(f"PBX running. Web admin: {appliance.web_url}", flush=True)
-        print(f"SIP edge: {cfg.sip[0]}:{appliance.edge.port if appliance.edge else cfg.sip[1]} "
-              f"(UDP and TCP), data in {cfg.data_dir}", flush=True)
+        # The one-time password first: whoever waits for "PBX running" has read it by then.
         if appliance.first_password:
             print(f"First start: log in as 'admin' with the one-time password "
                   f"{appliance.first_password} (you will be asked to change it)", flush=True)
+        print(f"PBX running. Web admin: {appliance.web_url}", flush=True)
+        print(f"SIP edge: {cfg.sip[0]}:{appliance.edge.port if appliance.edge else cfg.sip[1]} "
+              f"(UDP and TCP), data in {cfg.data_dir}", flush=True)
         while not stop.wait(0.5):
             pass
     finally:
