@@ -8,6 +8,7 @@ from typing import Any, Iterator, Protocol
 import pjsua2 as pj
 
 from pbx.calls.dtmf_relay import DEFAULT_MS, DtmfEvent, KeyCollector
+from pbx.media.directors import DeleteWhileAlive
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def guarded(what: str) -> Iterator[None]:
         log.exception("%s failed", what)
 
 
-class Leg(pj.Call):
+class Leg(DeleteWhileAlive, pj.Call):
     """One SIP leg of a bridged call (A: the caller's, B: one per ringing contact)."""
 
     def __init__(self, owner: LegOwner, account: pj.Account, call_id: int = pj.PJSUA_INVALID_ID,
@@ -114,7 +115,7 @@ class Leg(pj.Call):
             pass
 
 
-class CoreAccount(pj.Account):
+class CoreAccount(DeleteWhileAlive, pj.Account):
     """The core's one local account: every INVITE relayed by the edge lands here."""
 
     def __init__(self, owner: LegOwner) -> None:

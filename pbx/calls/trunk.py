@@ -36,6 +36,7 @@ from hardware.modem.line import ModemLine
 from pbx.calls.b2bua import B2bua, BridgedCall
 from pbx.core import Core
 from pbx.errors import LineUnavailable, NotFound, ValidationError
+from pbx.media.directors import DeleteWhileAlive
 from pbx.numbers import normalise
 from pbx.store.journal import SmsRecord
 from pbx.store.trunks import Trunk
@@ -56,7 +57,7 @@ def _discard(frame: bytes) -> None:
     return None
 
 
-class ModemAudioPort(pj.AudioMediaPort):
+class ModemAudioPort(DeleteWhileAlive, pj.AudioMediaPort):
     """Conference-bridge port for a modem's 8 kHz 16-bit PCM (called on pjmedia's clock)."""
 
     def __init__(self, write: Callable[[bytes], None]) -> None:

@@ -34,6 +34,7 @@ from typing import Any, Callable
 import pjsua2 as pj
 
 from pbx.errors import NotFound, PbxError
+from pbx.media.directors import DeleteWhileAlive
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ Submit = Callable[..., Any]  # Core.submit: any thread, runs fn(*args) on the co
 CallLater = Callable[[float, Callable[[], Any]], Any]  # Core.call_later: core thread
 
 
-class _FilePlayer(pj.AudioMediaPlayer):
+class _FilePlayer(DeleteWhileAlive, pj.AudioMediaPlayer):
     """One pjsua2 player of one file, played once (PJMEDIA_FILE_NO_LOOP)."""
 
     def __init__(self, serial: int, submit: Submit, owner: "weakref.ref[PromptPlayers]") -> None:

@@ -20,13 +20,14 @@ import pytest
 from pbx.calls.trunk import ModemAudioPort, pcm_format
 from pbx.core import Core
 from pbx.errors import NotFound, PbxError
+from pbx.media.directors import DeleteWhileAlive
 from pbx.media.engine import MediaEngine
 from pbx.media.players import Listener, PromptPlayers
 
 LOUD = 2000
 
 
-class EnergySink(pj.AudioMediaPort):
+class EnergySink(DeleteWhileAlive, pj.AudioMediaPort):
     """A conference port standing in for a call leg: counts loud 20 ms frames it is sent
     (on pjmedia's clock thread) and when the last one came."""
 
