@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hardware.gpio.leds import StatusLeds
-from pbx import systemd
+from pbx import heap, systemd
 from pbx.calls.b2bua import B2bua
 from pbx.config import RunConfig
 from pbx.core import Core
@@ -70,6 +70,7 @@ class Appliance:
         self.players: Any = None
 
     def start(self) -> None:
+        heap.limit_arenas()  # before the first of the daemon's threads allocates
         cfg = self.cfg
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         settings = Settings(cfg.data_dir)

@@ -15,6 +15,7 @@ import time
 from concurrent.futures import Future
 from typing import Any, Callable, Protocol
 
+from pbx import heap
 from pbx.errors import PbxError
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,8 @@ class CoreCollector:
     holding its arguments) would then be destroyed on a web or modem thread, under the
     core's feet: the daemon died of SIGSEGV inside a web request that way. With automatic
     collection off, the core collects the young generation every half second and the
-    whole heap every minute, so every such destructor runs where pjsua2 allows it."""
+    whole heap every minute, so every such destructor runs where pjsua2 allows it (and
+trims glibc's heap after it: pbx/heap.py)."""
 
     SCHEDULE = ((0.5, 0), (5.0, 1), (60.0, 2))  # every N seconds, collect generation G
 
@@ -71,6 +73,8 @@ class CoreCollector:
             if now >= self.due[i]:
                 started = time.perf_counter()
                 gc.collect(self.SCHEDULE[i][1])
+                if self.SCHEDULE[i][1] == 2:
+                    heap.trim()  # what a minute of calls freed goes back to the system
                 took = time.perf_counter() - started
                 self.slowest = max(self.slowest, took)
                 if took > 0.1:

@@ -80,9 +80,10 @@ def settle(daemon: Daemon, idle: Sample, timeout: float = 120) -> Sample:
     return sample(daemon, "end")
 
 
-def soak(work: Path, minutes: int, tally: Tally, trace_frames: int = 0) -> bool:
+def soak(work: Path, minutes: int, tally: Tally, trace_frames: int = 0, round_minutes: int = 30) -> bool:
     daemon = start_daemon(work, trace_frames)
-    sip = SipCalls(daemon, work, seconds=minutes * 60, stream=speech_like_alaw(work / "speech.alaw"))
+    sip = SipCalls(daemon, work, seconds=minutes * 60, stream=speech_like_alaw(work / "speech.alaw"),
+                   tally=tally, round_s=round_minutes * 60)
     drivers = [Churn(daemon, work, tally), GsmDriver(daemon, work, tally), WebPoller(daemon, tally)]
     try:
         if not sip.register():
@@ -99,7 +100,7 @@ def soak(work: Path, minutes: int, tally: Tally, trace_frames: int = 0) -> bool:
             driver.stop_event.set()  # type: ignore[attr-defined]
         for driver in drivers:
             driver.join(120)
-        sip.finish(tally, timeout=sip.hold_s + 120)
+        sip.finish(timeout=sip.hold_s + 180)
         end = settle(daemon, idle)
         print(end.row(), flush=True)
         passed = report(samples, idle, end, min(5, max(1, minutes // 3)), tally, daemon.log())
@@ -125,15 +126,17 @@ def main() -> int:
     parser.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
                         help="trace the daemon's Python allocations; at minute 5 and the end it logs what grew "
                              "(caution: see pbx/memwatch.py)")
+    parser.add_argument("--round-minutes", type=int, default=30,
+                        help="the SIP callees register again every this many minutes (default 30)")
     args = parser.parse_args()
     tally = Tally()
     print(f"soak: {args.minutes} minutes of mixed load on the real daemon", flush=True)
     if args.work:
         args.work.mkdir(parents=True, exist_ok=True)
-        passed = soak(args.work.resolve(), args.minutes, tally, args.tracemalloc)
+        passed = soak(args.work.resolve(), args.minutes, tally, args.tracemalloc, args.round_minutes)
     else:
         with tempfile.TemporaryDirectory(prefix="pbx-soak-") as tmp:
-            passed = soak(Path(tmp), args.minutes, tally, args.tracemalloc)
+            passed = soak(Path(tmp), args.minutes, tally, args.tracemalloc, args.round_minutes)
     print("soak:", "PASS" if passed else "FAIL")
     return 0 if passed else 1
 

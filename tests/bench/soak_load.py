@@ -89,19 +89,31 @@ CALLEES = [(str(3000 + i), f"soak-Callee-{i:02d}y") for i in range(8)]
 CHURNERS = [(str(4000 + i), f"soak-Churn-{i:02d}z") for i in range(10)]
 
 
-class SipCalls:
-    """One SIPp caller placing `calls` calls at `per_5s` calls per 5 s, each held hold_s with
-    looped speech one way and echoed back by one SIPp callee for all eight callees."""
+ROUND_S = 1800  # the callees renew their registrations (3600 s at most) every round
 
-    def __init__(self, daemon: Daemon, work: Path, seconds: float, stream: str,
-                 per_5s: int = 2, hold_s: int = 10) -> None:
-        self.daemon, self.work = daemon, work
-        self.calls = max(1, int(seconds / 5 * per_5s))
+
+class SipCalls(threading.Thread):
+    """One SIPp caller placing calls at `per_5s` calls per 5 s, each held hold_s with looped
+    speech one way and echoed back by one SIPp callee for all eight callees.
+
+    A phone renews its registration before it expires, from the port it takes calls on.
+    SIPp cannot register from a port its callee holds, so the load runs in rounds of at
+    most ROUND_S: the caller's calls end, the callee stops, the callees register again
+    from that port, and the next round starts (a gap of about hold_s)."""
+
+    def __init__(self, daemon: Daemon, work: Path, seconds: float, stream: str, tally: Tally,
+                 per_5s: int = 2, hold_s: int = 10, round_s: int = ROUND_S) -> None:
+        super().__init__(name="sip-calls", daemon=True)
+        self.daemon, self.work, self.tally = daemon, work, tally
         self.per_5s, self.hold_s, self.stream = per_5s, hold_s, stream
+        self.rounds = [min(round_s, seconds - start) for start in range(0, max(1, int(seconds)), round_s)]
         self.uas_port, self.uas_media = free_port(), free_port()
-        self.timeout_s = int(seconds) + 600
         self.uac: subprocess.Popen | None = None
         self.uas: subprocess.Popen | None = None
+        self.stop_event = threading.Event()  # kill() sets it: no next round
+
+    def _calls(self, seconds: float) -> int:
+        return max(1, int(seconds / 5 * self.per_5s))
 
     def register(self) -> bool:
         csv = sipp.users_csv(self.work / "callees.csv", CALLEES)
@@ -109,25 +121,36 @@ class SipCalls:
                                       local_port=self.uas_port, calls=len(CALLEES), rate=10), self.work)
         return res.successful == len(CALLEES)
 
-    def start(self) -> None:
+    def run(self) -> None:
+        for n, seconds in enumerate(self.rounds):
+            if self.stop_event.is_set():
+                return
+            if n and not self.register():
+                self.tally.bad("sip callee", f"round {n + 1}: the callees could not register again",
+                               len(CALLEES))
+            self._round(seconds)
+
+    def _round(self, seconds: float) -> None:
+        timeout_s = int(seconds) + 600
         # The callee rings 1 s before it answers, so on a line call (which rings every
         # phone) the GSM desk phone, answering at once, is the one that gets it.
         self.uas = spawn(sipp.sipp_args(
             "uas_soak.xml", self.daemon.sip, csv=sipp.users_csv(self.work / "uas.csv", CALLEES),
             local_port=self.uas_port, calls=10**6,
             params={"RTPPORT": str(self.uas_media), "RINGMS": "1000"},
-            extra=["-mp", str(self.uas_media), "-rtp_echo"], timeout_s=self.timeout_s), self.work)
+            extra=["-mp", str(self.uas_media), "-rtp_echo"], timeout_s=timeout_s), self.work)
         time.sleep(0.5)
         rows = [(*c, callee[0]) for c, callee in zip(CALLERS, CALLEES, strict=True)]
-        media = free_port()
+        media, calls = free_port(), self._calls(seconds)
         self.uac = spawn(sipp.sipp_args(
             "uac_call.xml", self.daemon.sip, csv=sipp.users_csv(self.work / "uac.csv", rows),
-            local_port=free_port(), calls=self.calls, rate=self.per_5s,
+            local_port=free_port(), calls=calls, rate=self.per_5s,
             params={"RTPPORT": str(media), "RTPSTREAM": self.stream}, flags={"caller_hangs_up"},
             extra=["-rp", "5000", "-mp", str(media), "-d", str(self.hold_s * 1000), "-l", "10"],
-            timeout_s=self.timeout_s), self.work)
+            timeout_s=timeout_s), self.work)
+        self._collect(calls, timeout=seconds + self.hold_s + 120)
 
-    def finish(self, tally: Tally, timeout: float) -> None:
+    def _collect(self, calls: int, timeout: float) -> None:
         """Wait for the caller's last call, then stop the callee softly (SIGUSR1)."""
         for name, proc in (("sip caller", self.uac), ("sip callee", self.uas)):
             if proc is None:
@@ -139,15 +162,22 @@ class SipCalls:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 res = finish(proc, timeout=10)
-                tally.bad(name, "SIPp had to be killed")
-            tally.good(name, res.successful)
+                self.tally.bad(name, "SIPp had to be killed")
+            self.tally.good(name, res.successful)
             if res.failed:
-                tally.bad(name, f"{res.failed} failed; {sipp_errors(self.work, proc.pid)}", res.failed)
-            if name == "sip caller" and res.successful + res.failed < self.calls:
-                tally.bad(name, f"only {res.successful + res.failed} of {self.calls} calls placed",
-                          self.calls - res.successful - res.failed)
+                self.tally.bad(name, f"{res.failed} failed; {sipp_errors(self.work, proc.pid)}", res.failed)
+            if name == "sip caller" and res.successful + res.failed < calls:
+                self.tally.bad(name, f"only {res.successful + res.failed} of {calls} calls placed",
+                               calls - res.successful - res.failed)
+            timeout = 30  # the callee's calls ended with the caller's
+
+    def finish(self, timeout: float) -> None:
+        self.join(timeout)
+        if self.is_alive():
+            self.tally.bad("sip caller", "the SIP load did not end in time")
 
     def kill(self) -> None:
+        self.stop_event.set()
         for proc in (self.uac, self.uas):
             if proc is not None and proc.poll() is None:
                 proc.kill()
