@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from pbx.store.journal import CallRecord
 log = logging.getLogger(__name__)
 
 CALLER_HEADER = "X-Pbx-Caller"
+# On a ring group's B leg to an outside number (see OutsideMember): the core's own token,
+# so that only the core can make itself dial a line; the edge strips X-Pbx-* from phones.
+OUTSIDE_HEADER = "X-Pbx-Outside"
 
 
 class CallState(enum.Enum):
@@ -80,6 +84,17 @@ class BridgedCall:
         return [leg for leg in (self.a, *self.b_legs) if leg is not None]
 
 
+@dataclass(frozen=True)
+class OutsideMember:
+    """A ring group's member that is an outside number (a mobile), rung like a phone: its
+    B leg is an INVITE from the core to itself (through the edge), which comes back as
+    an outbound call on a free line. Ring times, first answer wins and cancelling work
+    as for any B leg; the line's call is journalled as an outbound call of its own."""
+
+    ext: str  # the number, as the owner wrote it
+    uri: str
+
+
 def header_value(raw: str, name: str) -> str | None:
     """First value of a header in a raw SIP message (the edge wrote it, so it is tidy)."""
     match = re.search(rf"^{re.escape(name)}\s*:\s*(.*?)\s*$", raw, re.IGNORECASE | re.MULTILINE)
@@ -116,11 +131,14 @@ class B2bua:
         self.outbound_prefix = "9"
         self.dtmf = DtmfRelay(core.call_later, self._relay_key)
         self.stats = {"calls_total": 0, "answered_total": 0, "rejected_sources": 0}
+        self.core_host = ""  # the core's own SIP address, set by start()
+        self._outside_token = secrets.token_hex(16)
 
     # ---- setup / teardown (core thread) -------------------------------------------
     def start(self, engine: Any) -> None:
         cfg = pj.AccountConfig()
         cfg.idUri = f"sip:pbx@{engine.sip_host}:{engine.sip_port}"
+        self.core_host = f"{engine.sip_host}:{engine.sip_port}"
         host, port = self.edge_addr
         cfg.sipConfig.proxies.append(f"sip:{host}:{port};lr")
         cfg.mediaConfig.transportConfig = engine.media_transport_config()
@@ -193,6 +211,8 @@ class B2bua:
             leg.end(403)
             return
         call = BridgedCall(caller=caller, callee=request_user(raw), a=leg, start=self.clock())
+        if header_value(raw, OUTSIDE_HEADER) == self._outside_token:
+            return self._dial_member(call, leg, header_value(raw, OUTSIDE_HEADER + "-For") or "")
         caller_ext = self.directory.get(caller)
         call.caller_name = getattr(caller_ext, "name", "") or ""
         leg.call = call
@@ -200,6 +220,22 @@ class B2bua:
         self.stats["calls_total"] += 1
         self.bus.publish("call_started", id=call.id, caller=call.caller, callee=call.callee)
         self._route(call)
+
+    def outside_member(self, number: str) -> OutsideMember:
+        return OutsideMember(number, f"sip:{number}@{self.core_host}")
+
+    def _dial_member(self, call: BridgedCall, leg: Leg, group_call: str) -> None:
+        """The B leg of a ring group's outside member, back at the core: dial it on a line."""
+        leg.call = call
+        call.direction = "outbound"
+        call.path.append({"step": "member_of", "call": group_call, "at": 0.0})
+        self.calls[call.id] = call
+        self.bus.publish("call_started", id=call.id, caller=call.caller, callee=call.callee)
+        # An outbound route that matches the number picks the lines; else any free line.
+        if self.plan is not None and self.plan.outbound(call, call.callee, check_permission=False):
+            return
+        if self.trunks is None or not self.trunks.outbound(call, call.callee):
+            self._reject(call, 503, "failed")
 
     def _route(self, call: BridgedCall) -> None:
         if self.plan is not None and self.directory.get(call.callee) is None:
@@ -239,6 +275,12 @@ class B2bua:
             leg.ext = binding.ext
             op = pj.CallOpParam(True)
             op.txOption.localUri = f'"{name}" <sip:{call.caller}@{edge_host}:{edge_port}>'
+            if isinstance(binding, OutsideMember):
+                for header, value in ((CALLER_HEADER, call.caller), (OUTSIDE_HEADER, self._outside_token),
+                                      (OUTSIDE_HEADER + "-For", call.id)):
+                    h = pj.SipHeader()
+                    h.hName, h.hValue = header, value
+                    op.txOption.headers.append(h)
             try:
                 leg.makeCall(binding.uri, op)
             except pj.Error as exc:
@@ -302,7 +344,7 @@ class B2bua:
         return call.a.audio() if call.a is not None else None
 
     def plan_hangup(self, call: BridgedCall, disposition: str) -> None:
-        self._reject(call, 480, disposition)
+        self._reject(call, 486 if disposition == "busy" else 480, disposition)
 
     def refuse(self, call: BridgedCall, status: int, disposition: str) -> None:
         self._reject(call, status, disposition)

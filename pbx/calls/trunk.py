@@ -270,6 +270,9 @@ class TrunkCalls:
             call.a.respond(180)
         return self._dial_next(call, number, names)
 
+    def free_lines(self) -> list[str]:
+        return [name for name in self.lines if self._free(name)]
+
     def _free(self, name: str) -> bool:
         line = self.lines.get(name)
         return line is not None and line.state == "idle" and self._live(name) is None

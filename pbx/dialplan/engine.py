@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pbx.dialplan.flow import Flow
-from pbx.dialplan.numberclass import classify_outside
+from pbx.dialplan.numberclass import classify_outside, is_outside
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,10 @@ class DialPlan:
             return True
         return False
 
-    def outbound(self, call: Any, dialled: str) -> bool:
+    def outbound(self, call: Any, dialled: str, check_permission: bool = True) -> bool:
         """An outside number: the first outbound route whose pattern matches, if the
-        extension may call that kind of number. False when no route matches."""
+        extension may call that kind of number (a ring group's outside member is the
+        owner's own choice: not checked). False when no route matches."""
         snap = self.store.snapshot()
         lines = self.b2bua.trunks
         emergency = dialled in EMERGENCY and self.b2bua.directory.get(dialled) is None
@@ -73,7 +74,7 @@ class DialPlan:
                 trunks += [name for name in lines.lines if name not in trunks]
             cls = "emergency" if emergency else self.number_class(number, trunks)
             call.path.append({"step": "outbound", "id": route["id"], "number": number, "class": cls, "at": 0.0})
-            if cls not in snap.permission(call.caller):
+            if check_permission and cls not in snap.permission(call.caller):
                 log.warning("call %s: extension %s may not call %s numbers (%s)", call.id, call.caller, cls, number)
                 call.path.append({"step": "refused", "class": cls, "at": 0.0})
                 self.b2bua.refuse(call, 403, "forbidden")
@@ -98,9 +99,19 @@ class DialPlan:
         call.flow = Flow(self, call, snap)
         return call.flow
 
-    def available(self, ext: str) -> bool:
+    def reach(self, member: str) -> list[Any]:
+        """Where to ring a member now: its phones' registrations; for an outside number
+        a B leg that the core turns into a line call (pbx.calls.b2bua.OutsideMember),
+        while a line is free. [] when the member cannot be rung."""
         b = self.b2bua
-        return b.directory.get(ext) is not None and not b.busy(ext) and bool(b.location.contacts(ext))
+        if b.busy(member):
+            return []
+        if is_outside(member):
+            return [b.outside_member(member)] if b.trunks is not None and b.trunks.free_lines() else []
+        return b.location.contacts(member) if b.directory.get(member) is not None else []
+
+    def available(self, member: str) -> bool:
+        return bool(self.reach(member))
 
     def remember_answer(self, group: str, ext: str) -> None:
         self._answers[group] = ext

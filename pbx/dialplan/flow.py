@@ -172,7 +172,6 @@ class Flow:
         members = list(group.get("members") or [])
         if "*" in members:
             members = [e.number for e in self.b2bua.directory.list()]
-        members = [m for m in members if m.isdigit()]  # outside numbers: through a line, later
         plan = strategies.steps(group["strategy"], members, self.plan.available,
                                 last_answered=self.plan.last_answer(ident), rng=self.plan.rng)
         self.display_prefix = group.get("name_prefix", "")
@@ -193,7 +192,7 @@ class Flow:
                 left = deadline - self.plan.clock()
                 if left <= 0.05:
                     break
-                contacts = [b for m in members if self.plan.available(m) for b in self.b2bua.location.contacts(m)]
+                contacts = [b for m in members for b in self.plan.reach(m)]
                 if not contacts:
                     continue
                 self.ringing = self.step("ring", members=members)

@@ -26,6 +26,12 @@ GEOGRAPHIC = (PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 ABROAD = (PhoneNumberType.PREMIUM_RATE, PhoneNumberType.UNKNOWN)
 
 
+def is_outside(member: str) -> bool:
+    """A ring group member that is a telephone number, not an extension (2 to 6 digits)."""
+    digits = member[1:] if member.startswith("+") else member
+    return digits.isdigit() and len(digits) >= 7
+
+
 def is_emergency(digits: str, country: str) -> bool:
     return digits in ALWAYS_EMERGENCY or digits in EXTRA_EMERGENCY.get(country, ()) \
         or phonenumbers.is_emergency_number(digits, country)

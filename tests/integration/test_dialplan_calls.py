@@ -8,6 +8,7 @@ the store, as `pbx` and the web pages do (cross-process: the daemon sees it at o
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -215,3 +216,45 @@ def test_sim800_keys_come_as_modem_digits_and_the_prompt_through_the_sound_card(
         assert [s.get("keys") for s in steps(record) if s["step"] == "ivr"] == ["2"]
     finally:
         assert daemon.stop() == 0, daemon.log()[-2000:]
+
+
+def test_a_ring_group_rings_an_outside_member_through_the_other_line(pbx: Daemon, tmp_path: Path) -> None:
+    """Hunt: Bob's phone rings its 5 s unanswered, then the mobile rings through gsm2 (gsm1
+    carries the caller); the mobile answers and each side hears the other's audio."""
+    pbx.pbx("trunk", "add", "gsm2", "--type", "gsm", "--dialect", "sim7600", "--port", "sim")
+    store = plan(pbx)
+    store.save("ringgroup", {"id": "duty", "strategy": "hunt", "members": [BOB[0], "+79161234567"],
+                             "ring_time": 5, "total_time": 40})
+    store.save("inbound", {**store.get("inbound", "default"), "destination": "ringgroup:duty"})
+    line_up(pbx, "gsm1")
+    line_up(pbx, "gsm2")
+    bob = phone(pbx, tmp_path, BOB, "uas_ring.xml")
+    pbx.pbx("sim", "call", "--trunk", "gsm1", "--from", "+74951234567", "--tone", "700")
+    started = time.monotonic()
+    assert wait_until(lambda: pbx.api("sim/gsm2")["dialed"] == ["+79161234567"], timeout=20), pbx.log()[-4000:]
+    assert 4.0 < time.monotonic() - started < 9.0  # after Bob's ring time
+    pbx.api("sim/gsm2/answer", {"tone_hz": 1000})
+    assert wait_until(lambda: heard(pbx), timeout=10), "the caller does not hear the mobile"
+    assert wait_until(lambda: pbx.api("sim/gsm2?level=400")["rms"] > 300, timeout=10), "the mobile hears nothing"
+    pbx.pbx("sim", "hangup", "--trunk", "gsm1")
+    assert wait_until(lambda: pbx.api("sim/gsm2")["state"] == "idle", timeout=15), "the mobile's line stayed up"
+    assert sipp.finish(bob, timeout=30).successful == 1
+    pbx.last_call(2)
+    records = json.loads(pbx.pbx("calls", "--json").stdout)
+    inbound = next(r for r in records if r["direction"] == "inbound")
+    path = steps(inbound)
+    assert [s["members"] for s in path if s["step"] == "ring"] == [[BOB[0]], ["+79161234567"]], path
+    assert path[-1] == {**path[-1], "step": "answered", "ext": "+79161234567"}
+    assert inbound["disposition"] == "answered"
+    member = next(r for r in records if r["direction"] == "outbound")  # the mobile's own record
+    assert (member["trunk"], member["callee"], member["disposition"]) == ("gsm2", "+79161234567", "answered")
+    assert steps(member)[0] == {**steps(member)[0], "step": "member_of", "call": inbound["id"]}
+
+
+def test_a_group_whose_every_member_is_busy_answers_486(pbx: Daemon, tmp_path: Path) -> None:
+    plan(pbx).save("ringgroup", {"id": "desk", "number": "600", "strategy": "ringall", "members": [BOB[0]],
+                                 "ring_time": 10, "total_time": 20})
+    bob = phone(pbx, tmp_path, BOB, "uas_busy.xml")
+    assert refused(pbx, tmp_path, "600") == "486"  # busy, not "temporarily unavailable"
+    assert sipp.finish(bob, timeout=30).successful == 1
+    assert pbx.last_call()["disposition"] == "busy"
