@@ -3,7 +3,8 @@ hears the IVR's spoken prompt (measured on the line side), presses 2 (in-band on
 SIM7600's PCM), and the sales group rings in hunt order with its ring time; a busy member
 is passed over at once; outside hours the closed announcement plays and the line is hung
 up, the override flips it; an outbound call fails over from a line that is down; an
-extension without the permission gets 403 for a number abroad. The plan is written with
+extension without the permission gets 403 for a number abroad; a group's outside member
+rings through the second line; a group whose members are all busy answers 486. The plan is written with
 the store, as `pbx` and the web pages do (cross-process: the daemon sees it at once)."""
 from __future__ import annotations
 
