@@ -60,7 +60,7 @@ class SipEdge:
             raise ConfigError("settings", "sip_digest_algorithms", str(exc)) from None
         self.guard = guard or Guard()
         self.stats: Counter[str] = Counter()
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: UdpSocket | None = None
         self._tcp = TcpConnections(self)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -102,9 +102,8 @@ class SipEdge:
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: _Udp(self), local_addr=(self.host or "0.0.0.0", self.port))
-        self.port = self._udp.get_extra_info("sockname")[1]
+        self._udp = UdpSocket(self, loop, self.host or "0.0.0.0", self.port)
+        self.port = self._udp.sock.getsockname()[1]
         await self._tcp.listen(self.host or "0.0.0.0", self.port)
         self._own = {(self.advertised_host, self.port), (self.core_side_host, self.port),
                      (self.host, self.port)}
@@ -323,15 +322,46 @@ class SipEdge:
             self.stats["udp_errors"] += 1
 
 
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, edge: SipEdge) -> None:
-        self.edge = edge
+class UdpSocket:
+    """The edge's UDP socket on its loop. Each wake-up reads every datagram waiting, up to
+    BATCH (asyncio's datagram transport reads one per turn of the loop, and under a
+    registration burst the turns cost as much as the requests); replies go out at once."""
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.edge.handle(data, Source("UDP", addr[0], addr[1], None))
+    BATCH = 64
 
-    def error_received(self, exc: Exception) -> None:
-        self.edge.stats["udp_errors"] += 1  # ICMP unreachable from a phone that went away
+    def __init__(self, edge: SipEdge, loop: asyncio.AbstractEventLoop, host: str, port: int) -> None:
+        self.edge, self.loop = edge, loop
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self.sock.setblocking(False)
+            self.sock.bind((host, port))
+        except OSError:
+            self.sock.close()
+            raise
+        loop.add_reader(self.sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        for _ in range(self.BATCH):
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # ICMP unreachable from a phone that went away
+                self.edge.stats["udp_errors"] += 1
+                return
+            self.edge.handle(data, Source("UDP", addr[0], addr[1], None))
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Raises OSError like socket.sendto; a full send buffer drops the datagram (UDP
+        may: the sender retransmits) and counts it."""
+        try:
+            self.sock.sendto(data, addr)
+        except BlockingIOError:
+            self.edge.stats["udp_send_buffer_full"] += 1
+
+    def close(self) -> None:
+        self.loop.remove_reader(self.sock.fileno())
+        self.sock.close()
 
 
 __all__ = ["SipEdge", "MAX_HEADER_BYTES", "CALLER_HEADER"]
