@@ -26,9 +26,11 @@ from pbx.store.journal import CallRecord
 log = logging.getLogger(__name__)
 
 CALLER_HEADER = "X-Pbx-Caller"
-# On a ring group's B leg to an outside number (see OutsideMember): the core's own token,
-# so that only the core can make itself dial a line; the edge strips X-Pbx-* from phones.
+# On a ring group's B leg to an outside number (see OutsideMember): a one-time nonce the
+# core keeps, so only the core can make itself dial a line (the edge strips X-Pbx-* from
+# phones, and relays what the core sends to itself straight back to it).
 OUTSIDE_HEADER = "X-Pbx-Outside"
+OUTSIDE_NONCE_TTL = 60.0  # s: a B leg that has not come back by then never will
 
 
 class CallState(enum.Enum):
@@ -93,11 +95,14 @@ class OutsideMember:
 
     ext: str  # the number, as the owner wrote it
     uri: str
+    number: str = ""  # as the line dials it (normalised)
 
 
 def header_value(raw: str, name: str) -> str | None:
-    """First value of a header in a raw SIP message (the edge wrote it, so it is tidy)."""
-    match = re.search(rf"^{re.escape(name)}\s*:\s*(.*?)\s*$", raw, re.IGNORECASE | re.MULTILINE)
+    """First value of a header in a raw SIP message (the edge wrote it, so it is tidy).
+    Only the header section: a body may hold lines that look like headers."""
+    head = raw.split("\r\n\r\n", 1)[0]
+    match = re.search(rf"^{re.escape(name)}\s*:\s*(.*?)\s*$", head, re.IGNORECASE | re.MULTILINE)
     return match.group(1) if match else None
 
 
@@ -132,7 +137,7 @@ class B2bua:
         self.dtmf = DtmfRelay(core.call_later, self._relay_key)
         self.stats = {"calls_total": 0, "answered_total": 0, "rejected_sources": 0}
         self.core_host = ""  # the core's own SIP address, set by start()
-        self._outside_token = secrets.token_hex(16)
+        self._outside: dict[str, tuple[str, str, float]] = {}  # nonce -> number, group call, until
 
     # ---- setup / teardown (core thread) -------------------------------------------
     def start(self, engine: Any) -> None:
@@ -211,8 +216,10 @@ class B2bua:
             leg.end(403)
             return
         call = BridgedCall(caller=caller, callee=request_user(raw), a=leg, start=self.clock())
-        if header_value(raw, OUTSIDE_HEADER) == self._outside_token:
-            return self._dial_member(call, leg, header_value(raw, OUTSIDE_HEADER + "-For") or "")
+        member = self._outside.pop(header_value(raw, OUTSIDE_HEADER) or "", None)
+        if member is not None and member[2] >= self.clock():
+            call.callee = member[0]
+            return self._dial_member(call, leg, member[1])
         caller_ext = self.directory.get(caller)
         call.caller_name = getattr(caller_ext, "name", "") or ""
         leg.call = call
@@ -221,8 +228,8 @@ class B2bua:
         self.bus.publish("call_started", id=call.id, caller=call.caller, callee=call.callee)
         self._route(call)
 
-    def outside_member(self, number: str) -> OutsideMember:
-        return OutsideMember(number, f"sip:{number}@{self.core_host}")
+    def outside_member(self, member: str, number: str) -> OutsideMember:
+        return OutsideMember(member, f"sip:{number}@{self.core_host}", number)
 
     def _dial_member(self, call: BridgedCall, leg: Leg, group_call: str) -> None:
         """The B leg of a ring group's outside member, back at the core: dial it on a line."""
@@ -276,8 +283,11 @@ class B2bua:
             op = pj.CallOpParam(True)
             op.txOption.localUri = f'"{name}" <sip:{call.caller}@{edge_host}:{edge_port}>'
             if isinstance(binding, OutsideMember):
-                for header, value in ((CALLER_HEADER, call.caller), (OUTSIDE_HEADER, self._outside_token),
-                                      (OUTSIDE_HEADER + "-For", call.id)):
+                now = self.clock()
+                self._outside = {k: v for k, v in self._outside.items() if v[2] >= now}
+                nonce = secrets.token_hex(16)
+                self._outside[nonce] = (binding.number, call.id, now + OUTSIDE_NONCE_TTL)
+                for header, value in ((CALLER_HEADER, call.caller), (OUTSIDE_HEADER, nonce)):
                     h = pj.SipHeader()
                     h.hName, h.hValue = header, value
                     op.txOption.headers.append(h)
@@ -317,7 +327,7 @@ class B2bua:
         for b in list(call.b_legs):
             b.end()
         if call.flow is not None and call.state is not CallState.ENDED:
-            call.flow.rang_out(set(call.b_statuses))
+            call.flow.rang_out(set(call.b_statuses) | {408})  # 408: some rang their time out
 
     def pick_up(self, call: BridgedCall) -> None:
         """The appliance answers the caller itself (IVR, announcement); the flow hears

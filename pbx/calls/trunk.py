@@ -223,6 +223,10 @@ class TrunkCalls:
             return None
         return call
 
+    def normalised(self, raw: str) -> str:
+        """A number as the lines write it (E.164 by the first line's country and area)."""
+        return self._number(next(iter(self.lines), ""), raw)
+
     def _number(self, line_name: str, raw: str) -> str:
         trunk = self.trunks.get(line_name)
         return normalise(raw, trunk.country if trunk else "RU", trunk.area_code if trunk else "")

@@ -104,11 +104,18 @@ class DialPlan:
         a B leg that the core turns into a line call (pbx.calls.b2bua.OutsideMember),
         while a line is free. [] when the member cannot be rung."""
         b = self.b2bua
-        if b.busy(member):
+        if self.busy(member):
             return []
         if is_outside(member):
-            return [b.outside_member(member)] if b.trunks is not None and b.trunks.free_lines() else []
+            return [b.outside_member(member, member)] if b.trunks is not None and b.trunks.free_lines() else []
         return b.location.contacts(member) if b.directory.get(member) is not None else []
+
+    def busy(self, member: str) -> bool:
+        """On a call here (an outside number: its line call)."""
+        b = self.b2bua
+        if is_outside(member):
+            return b.trunks is not None and b.busy(b.trunks.normalised(member))
+        return b.busy(member)
 
     def available(self, member: str) -> bool:
         return bool(self.reach(member))

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_HOPS = 200  # automatic loops are refused on save; this only guards a corrupt file
+BUSY = frozenset({486, 600, 603})  # a phone's busy, busy everywhere, decline
 HOLD = "system-hold-en"  # what a caller the appliance has answered hears while phones ring
 
 
@@ -164,7 +165,7 @@ class Flow:
     # ---- destinations --------------------------------------------------------------------------
     def _enter_extension(self, number: str, _obj: dict) -> None:
         self.step("extension", id=number)
-        self._ring_members([[number]], self.b2bua.ring_timeout, self.b2bua.ring_timeout, "hangup")
+        self._ring_members([number], [[number]], self.b2bua.ring_timeout, self.b2bua.ring_timeout, "hangup")
 
     def _enter_ringgroup(self, ident: str, group: dict) -> None:
         self.step("ringgroup", id=ident, strategy=group["strategy"])
@@ -175,27 +176,31 @@ class Flow:
         plan = strategies.steps(group["strategy"], members, self.plan.available,
                                 last_answered=self.plan.last_answer(ident), rng=self.plan.rng)
         self.display_prefix = group.get("name_prefix", "")
-        self._ring_members(plan, float(group["ring_time"]), float(group["total_time"]),
+        self._ring_members(members, plan, float(group["ring_time"]), float(group["total_time"]),
                            group.get("no_answer", "hangup"))
 
-    def _ring_members(self, plan: list[list[str]], ring_time: float, total_time: float, then: str) -> None:
+    def _ring_members(self, members: list[str], plan: list[list[str]], ring_time: float, total_time: float,
+                      then: str) -> None:
+        """Ring the plan's steps. The caller hears busy (486) only when every member was
+        busy: on a call here, or their phones said so; else no answer or unavailable."""
         deadline = self.plan.clock() + total_time
         steps = list(plan)
-        disposition = "unavailable" if not steps else "no_answer"
-        busy_seen = False
+        outcome = {"rang": False, "busy": True}  # busy: in every step so far, everyone said busy
 
         def next_step(statuses: set[int] | None = None) -> None:
-            nonlocal busy_seen
-            busy_seen = busy_seen or bool(statuses and statuses & {486, 600, 603})
+            if statuses is not None:
+                outcome["rang"] = True
+                outcome["busy"] = outcome["busy"] and bool(statuses) and statuses <= BUSY
             while steps:
-                members = steps.pop(0)
+                step = steps.pop(0)
                 left = deadline - self.plan.clock()
                 if left <= 0.05:
                     break
-                contacts = [b for m in members for b in self.plan.reach(m)]
+                reached = {m: self.plan.reach(m) for m in step}
+                contacts = [b for m in step for b in reached[m]]
                 if not contacts:
                     continue
-                self.ringing = self.step("ring", members=members)
+                self.ringing = self.step("ring", members=[m for m in step if reached[m]])
                 self.no_answer = next_step
                 if self.b2bua.ring_flow(self.call, contacts, self._display(), min(ring_time, left)):
                     if self.listener is None:
@@ -204,7 +209,9 @@ class Flow:
                 self._close_ring_entry()
             self.no_answer = None
             if then == "hangup":
-                return self.hang_up("busy" if busy_seen else disposition if not self.picked_up else "no_answer")
+                rang = outcome["rang"]
+                busy = outcome["busy"] if rang else bool(members) and all(self.plan.busy(m) for m in members)
+                return self.hang_up("busy" if busy else "no_answer" if rang or self.picked_up else "unavailable")
             self.go(then)
 
         next_step()

@@ -249,6 +249,9 @@ class SipEdge:
         self._send(bytes(req), transport, addr, conn)
 
     def _phone_target(self, req: SipRequest) -> tuple[str, tuple[str, int], object]:
+        uri = req.request_uri
+        if not req.routes and uri is not None and (uri.host, uri.port or 5060) == self.core_addr:
+            return "UDP", self.core_addr, None  # the core calling itself: no phone may claim it
         binding = self.registrar.find_by_uri(req.uri)
         if binding is not None:
             return binding.transport.upper(), binding.source, None
