@@ -74,7 +74,7 @@ trims glibc's heap after it: pbx/heap.py)."""
                 started = time.perf_counter()
                 gc.collect(self.SCHEDULE[i][1])
                 if self.SCHEDULE[i][1] == 2:
-                    heap.trim()  # what a minute of calls freed goes back to the system
+                    self._trim()
                 took = time.perf_counter() - started
                 self.slowest = max(self.slowest, took)
                 if took > 0.1:
@@ -82,6 +82,15 @@ trims glibc's heap after it: pbx/heap.py)."""
                 for j in range(i + 1):
                     self.due[j] = now + self.SCHEDULE[j][0]
                 return
+
+    def _trim(self) -> None:
+        """What a minute of calls freed goes back to the system (pbx/heap.py). A trim holds
+        each malloc arena's lock while it walks it; said in the log when it took long."""
+        started = time.perf_counter()
+        heap.trim()
+        took = time.perf_counter() - started
+        if took > 0.005:
+            log.info("heap trim took %.1f ms", took * 1000)
 
 
 class Core:

@@ -100,7 +100,7 @@ def soak(work: Path, minutes: int, tally: Tally, trace_frames: int = 0, round_mi
             driver.stop_event.set()  # type: ignore[attr-defined]
         for driver in drivers:
             driver.join(120)
-        sip.finish(timeout=sip.hold_s + 180)
+        sip.finish(timeout=sip.hold_s + 180 + 20 * len(sip.rounds))  # each round ends ~15 s later
         end = settle(daemon, idle)
         print(end.row(), flush=True)
         passed = report(samples, idle, end, min(5, max(1, minutes // 3)), tally, daemon.log())

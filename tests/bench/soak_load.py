@@ -106,11 +106,13 @@ class SipCalls(threading.Thread):
         super().__init__(name="sip-calls", daemon=True)
         self.daemon, self.work, self.tally = daemon, work, tally
         self.per_5s, self.hold_s, self.stream = per_5s, hold_s, stream
+        round_s = max(60, round_s)
         self.rounds = [min(round_s, seconds - start) for start in range(0, max(1, int(seconds)), round_s)]
         self.uas_port, self.uas_media = free_port(), free_port()
         self.uac: subprocess.Popen | None = None
         self.uas: subprocess.Popen | None = None
         self.stop_event = threading.Event()  # kill() sets it: no next round
+        self.rounds_run = 0
 
     def _calls(self, seconds: float) -> int:
         return max(1, int(seconds / 5 * self.per_5s))
@@ -122,13 +124,20 @@ class SipCalls(threading.Thread):
         return res.successful == len(CALLEES)
 
     def run(self) -> None:
-        for n, seconds in enumerate(self.rounds):
-            if self.stop_event.is_set():
-                return
-            if n and not self.register():
-                self.tally.bad("sip callee", f"round {n + 1}: the callees could not register again",
-                               len(CALLEES))
-            self._round(seconds)
+        self.rounds_run = 0
+        try:
+            for n, seconds in enumerate(self.rounds):
+                if self.stop_event.is_set():
+                    return
+                if n and not self.register():
+                    self.tally.bad("sip callee", f"round {n + 1}: the callees could not register again",
+                                   len(CALLEES))
+                if self.stop_event.is_set():  # kill() came during the registration
+                    return
+                self._round(seconds)
+                self.rounds_run += 1
+        except Exception as exc:  # a dead load thread must fail the soak, not thin its load
+            self.tally.bad("sip caller", f"the SIP load stopped: {exc!r}")
 
     def _round(self, seconds: float) -> None:
         timeout_s = int(seconds) + 600
@@ -175,6 +184,8 @@ class SipCalls(threading.Thread):
         self.join(timeout)
         if self.is_alive():
             self.tally.bad("sip caller", "the SIP load did not end in time")
+        elif self.rounds_run < len(self.rounds):
+            self.tally.bad("sip caller", f"{self.rounds_run} of {len(self.rounds)} rounds of calls ran")
 
     def kill(self) -> None:
         self.stop_event.set()
