@@ -107,6 +107,7 @@ class SipEdge:
         await self._tcp.listen(self.host or "0.0.0.0", self.port)
         self._own = {(self.advertised_host, self.port), (self.core_side_host, self.port),
                      (self.host, self.port)}
+        self.registrar.own_addresses = {*self._own, self.core_addr}
 
     # ---- input ----------------------------------------------------------------------
     def handle(self, data: bytes, src: Source) -> None:

@@ -1,6 +1,7 @@
 """Location service: which contacts each extension has registered, and until when."""
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from dataclasses import dataclass
@@ -45,6 +46,9 @@ class Registrar:
         self._lock = threading.Lock()
         self._bindings: dict[str, dict[str, Binding]] = {}
         self._total = 0  # bindings held, kept as they change: count() is on every REGISTER
+        # The appliance's own SIP addresses (the edge's, the core's): no phone's contact may be
+        # one, or requests meant for the appliance would go to whoever registered it.
+        self.own_addresses: set[tuple[str, int]] = set()
 
     def contacts(self, ext: str) -> list[Binding]:
         now = self.clock()
@@ -119,10 +123,24 @@ class Registrar:
         if expires == 0:
             bindings.pop(addr.uri, None)
             return
+        uri = addr.parsed
+        if uri is not None and (uri.host, uri.port or 5060) in self.own_addresses:
+            raise RegistrationError(403, "Forbidden: the contact is this appliance")
+        if uri is not None and _loopback(uri.host) and not _loopback(source[0]):
+            raise RegistrationError(403, "Forbidden: a loopback contact from another host")
         if expires < self.min_expires:
             raise RegistrationError(423, "Interval Too Brief", [("Min-Expires", str(self.min_expires))])
         bindings[addr.uri] = Binding(user, addr.uri, transport, source, now + expires,
                                      req.get("user-agent") or "", req.call_id, cseq)
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def contact_header(binding: Binding, now: float) -> str:
