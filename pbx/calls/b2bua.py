@@ -93,9 +93,8 @@ class OutsideMember:
     an outbound call on a free line. Ring times, first answer wins and cancelling work
     as for any B leg; the line's call is journalled as an outbound call of its own."""
 
-    ext: str  # the number, as the owner wrote it
+    ext: str  # the number, as the owner wrote it and the line dials it
     uri: str
-    number: str = ""  # as the line dials it (normalised)
 
 
 def header_value(raw: str, name: str) -> str | None:
@@ -228,8 +227,8 @@ class B2bua:
         self.bus.publish("call_started", id=call.id, caller=call.caller, callee=call.callee)
         self._route(call)
 
-    def outside_member(self, member: str, number: str) -> OutsideMember:
-        return OutsideMember(member, f"sip:{number}@{self.core_host}", number)
+    def outside_member(self, number: str) -> OutsideMember:
+        return OutsideMember(number, f"sip:{number}@{self.core_host}")
 
     def _dial_member(self, call: BridgedCall, leg: Leg, group_call: str) -> None:
         """The B leg of a ring group's outside member, back at the core: dial it on a line."""
@@ -286,7 +285,7 @@ class B2bua:
                 now = self.clock()
                 self._outside = {k: v for k, v in self._outside.items() if v[2] >= now}
                 nonce = secrets.token_hex(16)
-                self._outside[nonce] = (binding.number, call.id, now + OUTSIDE_NONCE_TTL)
+                self._outside[nonce] = (binding.ext, call.id, now + OUTSIDE_NONCE_TTL)
                 for header, value in ((CALLER_HEADER, call.caller), (OUTSIDE_HEADER, nonce)):
                     h = pj.SipHeader()
                     h.hName, h.hValue = header, value

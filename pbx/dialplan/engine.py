@@ -107,7 +107,7 @@ class DialPlan:
         if self.busy(member):
             return []
         if is_outside(member):
-            return [b.outside_member(member, member)] if b.trunks is not None and b.trunks.free_lines() else []
+            return [b.outside_member(member)] if b.trunks is not None and b.trunks.free_lines() else []
         return b.location.contacts(member) if b.directory.get(member) is not None else []
 
     def busy(self, member: str) -> bool:

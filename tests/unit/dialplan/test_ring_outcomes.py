@@ -28,8 +28,8 @@ class FakeB2bua:
     def busy(self, number: str) -> bool:
         return any(number in (c.caller, c.callee) for c in self.calls.values())
 
-    def outside_member(self, member: str, number: str) -> Any:
-        return NS(ext=member, uri=f"sip:{number}@127.0.0.1:5099", number=number)
+    def outside_member(self, number: str) -> Any:
+        return NS(ext=number, uri=f"sip:{number}@127.0.0.1:5099")
 
     def plan_hangup(self, call: Any, disposition: str) -> None:
         self.hangups.append((486 if disposition == "busy" else 480, disposition))
