@@ -68,6 +68,7 @@ class Appliance:
         self.lines: Any = None
         self.plan: Any = None
         self.players: Any = None
+        self.callers: Any = None
 
     def start(self) -> None:
         heap.limit_arenas()  # before the first of the daemon's threads allocates
@@ -102,6 +103,7 @@ class Appliance:
 
         self._start_lines(services)
         self._start_plan(services)
+        self._start_callers(services)
         services.lines = self.line_states
         services.send_sms = self.trunks.send_sms
         services.ussd = self.trunks.ussd
@@ -151,6 +153,18 @@ class Appliance:
         if services.prompts is not None:
             threading.Thread(target=self._system_prompts, args=(services.prompts,), name="prompts",
                              daemon=True).start()
+
+    def _start_callers(self, services: Services) -> None:
+        """Caller ID against the contacts, in memory on the ring path; the repeat callers'
+        memory seeded from the journal once, here."""
+        from pbx.contacts.callers import CallerDirectory
+
+        assert self.b2bua is not None
+        self._caller_settings = Settings(self.cfg.data_dir)
+        self.callers = CallerDirectory(getattr(services, "contacts", None), self._caller_settings.get)
+        self.callers.seed_from(services.journal)
+        self.callers.follow_settings()
+        self.b2bua.callers = self.callers
 
     @staticmethod
     def _system_prompts(prompts: Any) -> None:
@@ -224,6 +238,8 @@ class Appliance:
                 log.exception("hanging up calls at shutdown failed")
         if self.lines is not None:
             self.lines.stop()
+        if self.callers is not None:
+            self.callers.stop()
         if self.edge is not None:
             self.edge.stop()
         if self.core is not None and not self.core.stop():

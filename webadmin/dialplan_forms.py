@@ -22,7 +22,7 @@ CLASSES = ("internal", "local", "national", "mobile", "international")
 # or no value), "int"/"float" left out when blank.
 SPECS: dict[str, tuple[tuple[str, str], ...]] = {
     "inbound": (("id", "str"), ("name", "opt"), ("trunk", "str"), ("caller", "str"), ("value", "value"),
-                ("destination", "str"), ("position", "int")),
+                ("tier", "opt"), ("destination", "str"), ("responsible_first", "int"), ("position", "int")),
     "outbound": (("id", "str"), ("name", "opt"), ("patterns", "list"), ("prepend", "str"), ("trunks", "list"),
                  ("position", "int")),
     "permission": (("id", "str"), ("allow", "checks")),

@@ -77,6 +77,7 @@ class BridgedCall:
     origin: Any = None  # the phone line of an inbound or outbound call (pbx.calls.trunk)
     direction: str = "internal"
     caller_name: str = ""
+    identity: Any = None  # who the caller of a line call is (pbx.contacts.callers.Caller)
     flow: Any = None  # where the dial plan has the call (pbx.dialplan.flow.Flow)
     path: list[dict] = field(default_factory=list)  # the plan steps, kept in the call record
     attempt: int = 0  # which ring step the B legs belong to (older ones are being cancelled)
@@ -132,6 +133,7 @@ class B2bua:
         self._unrecorded: list[BridgedCall] = []
         self.trunks: Any = None  # pbx.calls.trunk.TrunkCalls, set by the composition root
         self.plan: Any = None  # pbx.dialplan.engine.DialPlan, set by the composition root
+        self.callers: Any = None  # pbx.contacts.callers.CallerDirectory, set by the composition root
         self.outbound_prefix = "9"
         self.dtmf = DtmfRelay(core.call_later, self._relay_key)
         self.stats = {"calls_total": 0, "answered_total": 0, "rejected_sources": 0}
@@ -463,7 +465,7 @@ class B2bua:
             return self._leg_gone(call, leg)  # the caller gave up at that very moment
         if not picked_up:
             call.a.respond(200)
-        self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee)
+        self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee, by=call.callee)
         self.on_leg_media(leg)
 
     def _origin_answered(self, call: BridgedCall, ok: bool) -> None:
@@ -478,7 +480,7 @@ class B2bua:
         self.stats["answered_total"] += 1
         if call.origin.port is None:
             call.origin.open_port()
-        self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee)
+        self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee, by=call.callee)
         if call.winner is not None:
             self.on_leg_media(call.winner)
 
@@ -505,7 +507,7 @@ class B2bua:
         call.state, call.answer = CallState.ANSWERED, self.clock()
         call.origin.open_port()
         call.a.respond(200)
-        self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee)
+        self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee, by=call.callee)
         self.on_leg_media(call.a)
 
     def _leg_gone(self, call: BridgedCall, leg: Leg) -> None:
@@ -569,6 +571,18 @@ class B2bua:
         self._unrecorded.append(call)
         self.core.call_later(0.5, lambda: self._record(call))
 
+    @staticmethod
+    def _caller_details(call: BridgedCall) -> dict[str, Any]:
+        """Who called and who answered, for the caller's history."""
+        details: dict[str, Any] = {}
+        if call.answer and call.direction == "inbound" and call.callee != "*":
+            details["answered_by"] = call.callee
+        who = call.identity
+        if who is not None:
+            details["contact"] = who.info.public() if who.info is not None else None
+            details["repeat"] = who.repeat
+        return details
+
     def _record(self, call: BridgedCall) -> None:
         if call not in self._unrecorded:
             return
@@ -583,7 +597,7 @@ class B2bua:
             trunk=call.origin.line_name if call.origin is not None else None,
             start=call.start, answer=call.answer, end=call.end or call.start,
             duration=round(talked, 3), disposition=call.disposition or "failed",
-            details={"legs": call.rtp, "contacts": call.contacts, "path": call.path})
+            details={"legs": call.rtp, "contacts": call.contacts, "path": call.path, **self._caller_details(call)})
         try:
             self.journal.add(record)
         except Exception:

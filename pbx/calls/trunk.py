@@ -34,6 +34,7 @@ from hardware.modem.events import (
 )
 from hardware.modem.line import ModemLine
 from pbx.calls.b2bua import B2bua, BridgedCall
+from pbx.contacts.callers import BLOCKED_PROMPT
 from pbx.core import Core
 from pbx.errors import LineUnavailable, NotFound, ValidationError
 from pbx.media.directors import DeleteWhileAlive
@@ -370,6 +371,14 @@ class TrunkCalls:
             raise LineUnavailable(f"line {name}: the message was not sent ({record.status[8:]})")
         return record
 
+    def _blocked(self, call: BridgedCall, action: str) -> None:
+        """A blocked contact calls: hung up unanswered, or told so first (the owner's choice)."""
+        log.info("call %s from blocked caller %s: %s", call.id, call.caller, action)
+        call.path.append({"step": "blocked", "action": action, "at": 0.0})
+        if action == "announce" and self.b2bua.plan is not None:
+            return self.b2bua.plan.blocked(call, BLOCKED_PROMPT)
+        self.b2bua.plan_hangup(call, "blocked")  # the line is hung up unanswered (ATH)
+
     def _incoming(self, line_name: str, number: str, name: str) -> None:
         line = self.lines.get(line_name)
         if line is None:
@@ -380,9 +389,14 @@ class TrunkCalls:
         self.calls[line_name] = call
         self.b2bua.calls[call.id] = call
         self.b2bua.stats["calls_total"] += 1
-        self.b2bua.bus.publish("call_started", id=call.id, caller=number, callee="*", trunk=line_name)
+        callers = self.b2bua.callers
+        who = call.identity = callers.identify(number, name) if callers is not None else None
+        self.b2bua.bus.publish("call_started", id=call.id, caller=number, callee="*", trunk=line_name,
+                               direction="inbound", **(who.public() if who is not None else {}))
+        if who is not None and who.blocked:
+            return self._blocked(call, callers.policy.blocked)
         if self.b2bua.plan is not None:
-            call.caller_name = name
+            call.caller_name = who.display if who is not None else name
             self.b2bua.plan.inbound(call, line_name)
             return
         contacts = [b for ext in self.b2bua.directory.list() if not self.b2bua.busy(ext.number)

@@ -75,9 +75,11 @@ def check_unique(plan: Plan, saved: str) -> None:
         if kind == "timecondition" and rec.get("feature_code"):
             code = rec["feature_code"]
             claims.append(("feature_code", ("feature_code", code), f"{code} is already the feature code of"))
-        if kind == "inbound" and rec.get("caller") == "any":
+        if kind == "inbound" and rec.get("caller") == "any":  # one per line and caller tier
             line = f"line {rec['trunk']}" if rec.get("trunk") else "every line"
-            claims.append(("caller", ("any", rec.get("trunk", "")), f"the 'any' route of {line} is already"))
+            tier = f" for {rec['tier']} callers" if rec.get("tier") else ""
+            claims.append(("caller", ("any", rec.get("trunk", ""), rec.get("tier", "")),
+                           f"the 'any' route of {line}{tier} is already"))
         for field, claim, taken_by in claims:
             holder = taken.setdefault(claim, key)
             if holder != key:

@@ -19,6 +19,8 @@ _PROMPT_TEXT = {
     "closed": ("Closed", "We are closed now. Please call again during our business hours.",
                "Сейчас мы не работаем. Пожалуйста, позвоните в рабочее время."),
     "goodbye": ("Goodbye", "Thank you for calling. Goodbye.", "Спасибо за звонок. До свидания."),
+    "blocked": ("Blocked caller", "Calls from this number are not accepted. Goodbye.",
+                "Звонки с этого номера не принимаются. До свидания."),
 }
 
 SYSTEM_PROMPTS: dict[str, dict] = {

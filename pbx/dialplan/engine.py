@@ -38,12 +38,25 @@ class DialPlan:
     def inbound(self, call: Any, trunk: str) -> None:
         """A line call with its caller ID: the first inbound route that matches."""
         snap = self.store.snapshot()
-        route = snap.match_inbound(trunk, call.caller)
+        who = getattr(call, "identity", None)  # pbx.contacts.callers.Caller, when contacts are on
+        route = snap.match_inbound(trunk, call.caller, who.tier if who is not None else "unknown")
         if route is not None:
+            manager = who.info.responsible if who is not None and who.info is not None else ""
+            seconds = route.get("responsible_first", 0)
+            if seconds and manager and self.b2bua.directory.get(manager) is not None:
+                flow = self._flow(call, snap)
+                flow.step("route", destination=route["destination"], route=route["id"], responsible=manager)
+                return flow.ring_first(manager, float(seconds), route["destination"])
             return self._start(call, snap, route["destination"], route=route["id"])
         flow = self._flow(call, snap)
         flow.step("route", id=None)
         flow.hang_up("no_route")
+
+    def blocked(self, call: Any, prompt: str) -> None:
+        """A blocked caller: the line is answered, the prompt played, then hung up."""
+        flow = self._flow(call, self.store.snapshot())
+        flow.step("blocked", prompt=prompt)
+        flow.pick_up(lambda: flow.announce(prompt, lambda: flow.hang_up("blocked")))
 
     def internal(self, call: Any) -> bool:
         """An extension dialled something that is not an extension: a plan object's

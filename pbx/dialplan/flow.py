@@ -167,6 +167,12 @@ class Flow:
         self.step("extension", id=number)
         self._ring_members([number], [[number]], self.b2bua.ring_timeout, self.b2bua.ring_timeout, "hangup")
 
+    def ring_first(self, ext: str, seconds: float, then: str) -> None:
+        """The caller's responsible extension rings alone first; unanswered, on to `then`."""
+        self.node = f"extension:{ext}"
+        self.step("responsible", id=ext)
+        self._ring_members([ext], [[ext]], seconds, seconds, then)
+
     def _enter_ringgroup(self, ident: str, group: dict) -> None:
         self.step("ringgroup", id=ident, strategy=group["strategy"])
         self.group = ident

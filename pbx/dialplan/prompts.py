@@ -47,6 +47,8 @@ SYSTEM_TEXTS = {
     "closed": ("The office is closed now. Please call again during business hours.",
                "Офис сейчас закрыт. Пожалуйста, позвоните в рабочее время."),
     "goodbye": ("Goodbye.", "До свидания."),
+    "blocked": ("Calls from this number are not accepted. Goodbye.",
+                "Звонки с этого номера не принимаются. До свидания."),
 }
 SYSTEM_PROMPTS: dict[str, tuple[str, str]] = {
     f"system-{name}-{lang}": (lang, texts[i])

@@ -32,6 +32,7 @@ CLASSES = ("internal", "local", "national", "mobile", "international")
 DEFAULT_ALLOW = ("internal", "local", "national", "mobile")
 STRATEGIES = ("ringall", "hunt", "memoryhunt", "roundrobin", "random", "firstavailable")
 CALLERS = ("any", "number", "prefix", "anonymous", "list")
+TIERS = ("", "vip", "normal", "blocked", "known", "unknown")  # "": any caller; known: any contact
 SYSTEM_PREFIX = "system-"
 
 REQUIRED = object()
@@ -185,7 +186,8 @@ FIELDS: dict[str, dict[str, tuple[Check, Any]]] = {
     "inbound": {
         "name": (name, SAME_AS_ID), "trunk": (matching(TRUNK_NAME, "a trunk name such as gsm1", empty=True), ""),
         "caller": (choice(*CALLERS), "any"), "value": (anything, ""), "destination": (destination, REQUIRED),
-        "position": (integer(0, 9999), 100),
+        "position": (integer(0, 9999), 100), "tier": (choice(*TIERS), ""),
+        "responsible_first": (integer(0, 300), 0),  # seconds the contact's own manager rings first
     },
     "outbound": {
         "name": (name, SAME_AS_ID), "patterns": (listing(pattern, "patterns", min_items=1), REQUIRED),

@@ -74,6 +74,11 @@ def _caller_matches(route: Record, caller: str) -> bool:
     return caller in value  # list
 
 
+def _tier_matches(route: Record, tier: str) -> bool:
+    wanted = route.get("tier", "")
+    return wanted in ("", tier) or (wanted == "known" and tier != "unknown")
+
+
 @dataclass(frozen=True)
 class PlanSnapshot:
     _objects: Mapping[str, Mapping[str, Record]]
@@ -119,11 +124,12 @@ class PlanSnapshot:
     def outbound_routes(self) -> tuple[Record, ...]:
         return self.objects("outbound")
 
-    def match_inbound(self, trunk: str, caller: str) -> Record | None:
+    def match_inbound(self, trunk: str, caller: str, tier: str = "unknown") -> Record | None:
         """The first inbound route (by position, then id) for a call on `trunk` from
-        `caller` (E.164, digits, or pbx.numbers.ANONYMOUS)."""
+        `caller` (E.164, digits, or pbx.numbers.ANONYMOUS) whose contact has `tier`
+        (vip, normal, blocked; unknown when the number is no contact's)."""
         for route in self.inbound_routes():
-            if route["trunk"] in ("", trunk) and _caller_matches(route, caller):
+            if route["trunk"] in ("", trunk) and _caller_matches(route, caller) and _tier_matches(route, tier):
                 return route
         return None
 

@@ -15,7 +15,8 @@ from typing import Any
 from pbx.errors import StorageError
 
 DISPOSITIONS = ("answered", "busy", "no_answer", "unavailable", "unknown_number", "cancelled", "failed",
-                "forbidden", "no_route")  # forbidden: the caller may not call that number; no_route: no inbound route
+                "forbidden", "no_route", "blocked")
+# forbidden: the caller may not call that number; no_route: no inbound route; blocked: a blocked contact
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -24,6 +25,8 @@ CREATE TABLE IF NOT EXISTS calls (
   disposition TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS calls_start ON calls(start);
+CREATE INDEX IF NOT EXISTS calls_caller ON calls(caller);
+CREATE INDEX IF NOT EXISTS calls_callee ON calls(callee);
 CREATE TABLE IF NOT EXISTS sms (
   id INTEGER PRIMARY KEY AUTOINCREMENT, trunk TEXT NOT NULL, direction TEXT NOT NULL,
   peer TEXT NOT NULL, text TEXT NOT NULL, parts INTEGER NOT NULL, at REAL NOT NULL,
@@ -106,6 +109,31 @@ class CallJournal:
             rows = self._conn().execute(query + " ORDER BY start DESC LIMIT ?", [*args, limit]).fetchall()
         return [CallRecord(**{**dict(r), "details": json.loads(r["details"])}) for r in rows]
 
+    def with_number(self, numbers: builtins.list[str], limit: int = 20) -> builtins.list[CallRecord]:
+        """The last calls from or to any of these numbers (one caller's forms), newest first."""
+        marks = ",".join("?" * len(numbers))
+        with self._lock:
+            rows = self._conn().execute(
+                f"SELECT * FROM calls WHERE caller IN ({marks}) OR callee IN ({marks})"
+                " ORDER BY start DESC LIMIT ?", [*numbers, *numbers, limit]).fetchall()
+        return [CallRecord(**{**dict(r), "details": json.loads(r["details"])}) for r in rows]
+
+    def count_with_number(self, numbers: builtins.list[str]) -> tuple[int, int]:
+        """(calls, missed inbound calls) from or to any of these numbers."""
+        marks = ",".join("?" * len(numbers))
+        with self._lock:
+            row = self._conn().execute(
+                f"SELECT COUNT(*), SUM(direction = 'inbound' AND disposition NOT IN ('answered', 'blocked'))"
+                f" FROM calls WHERE caller IN ({marks}) OR callee IN ({marks})", [*numbers, *numbers]).fetchone()
+        return int(row[0]), int(row[1] or 0)
+
+    def callers_since(self, since: float) -> builtins.list[tuple[str, float]]:
+        """(caller, start) of the inbound calls since a time (the repeat callers' memory)."""
+        with self._lock:
+            rows = self._conn().execute("SELECT caller, start FROM calls WHERE direction = 'inbound'"
+                                        " AND start >= ?", [since]).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
     def count(self, since: float | None = None) -> int:
         query, args = ("SELECT COUNT(*) FROM calls", []) if since is None else \
             ("SELECT COUNT(*) FROM calls WHERE start >= ?", [since])
@@ -118,8 +146,8 @@ class CallJournal:
             counts = {d: n for d, n in self._conn().execute(
                 "SELECT disposition, COUNT(*) FROM calls WHERE start >= ? GROUP BY disposition", [since])}
         total = sum(counts.values())
-        answered = counts.get("answered", 0)
-        return {"total": total, "answered": answered, "missed": total - answered}
+        answered, blocked = counts.get("answered", 0), counts.get("blocked", 0)
+        return {"total": total, "answered": answered, "missed": total - answered - blocked, "blocked": blocked}
 
     def add_sms(self, sms: SmsRecord) -> SmsRecord:
         row = asdict(sms)

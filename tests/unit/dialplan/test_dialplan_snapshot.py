@@ -73,7 +73,7 @@ def test_lookups(plan: DialPlanStore) -> None:
     assert snap.by_feature_code("*27") == "timecondition:hours" and snap.by_feature_code("*28") is None
     assert [r["id"] for r in snap.inbound_routes()] == ["block", "boss", "hidden", "moscow", "fxo", "default"]
     assert [r["id"] for r in snap.outbound_routes()] == ["emergency", "mobile", "mobile-trimmed", "default"]
-    assert [r["id"] for r in snap.objects("prompt")][:1] == ["system-closed-en"]
+    assert [r["id"] for r in snap.objects("prompt")][:1] == ["system-blocked-en"]
 
 
 @pytest.mark.parametrize("trunk, caller, route", [

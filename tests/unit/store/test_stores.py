@@ -121,6 +121,6 @@ def test_journal_from_threads_and_another_connection(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert CallJournal(tmp_path / "calls.sqlite").count() == 200
-    assert journal.summary(0) == {"total": 200, "answered": 0, "missed": 200}
+    assert journal.summary(0) == {"total": 200, "answered": 0, "missed": 200, "blocked": 0}
     with pytest.raises(ValueError):
         journal.add(CallRecord("x", "1", "2", "internal", None, 0, None, 0, 0, "weird"))
