@@ -165,6 +165,7 @@ class Appliance:
         self.callers.seed_from(services.journal)
         self.callers.follow_settings()
         self.b2bua.callers = self.callers
+        services.caller_policy = lambda: self.callers.policy
 
     @staticmethod
     def _system_prompts(prompts: Any) -> None:

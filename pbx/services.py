@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from pbx.contacts.callers import CallerPolicy
+from pbx.contacts.history import caller_history
 from pbx.errors import LineUnavailable
 from pbx.store.admin import AdminStore
 from pbx.store.extensions import ExtensionStore
@@ -48,6 +50,13 @@ class Services:
     # None where the module is not installed yet (the web admin and CLI then say so)
     dialplan: DialPlanStore | None = None
     prompts: PromptLibrary | None = None
+    caller_policy: Callable[[], Any] = field(default=CallerPolicy)  # the owner's VIP mark, repeat window
+
+    def caller_history(self, number: str, limit: int = 10) -> dict:
+        """The contact and last calls of a number (REST bridge, CLI, page, call.ringing)."""
+        policy = self.caller_policy()
+        return caller_history(self.journal, getattr(self, "contacts", None), number, limit=limit,
+                              repeat_calls=policy.repeat_calls, repeat_hours=policy.repeat_hours)
 
     def trunk_views(self) -> list[dict]:
         """Each configured trunk with its line's live state ("stopped" without a daemon)."""

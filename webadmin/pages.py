@@ -1,4 +1,4 @@
-"""Owner pages: login, forced password change, dashboard, extensions, calls."""
+"""Owner pages: login, forced password change, dashboard, extensions, calls, a caller's history."""
 from __future__ import annotations
 
 import functools
@@ -126,6 +126,18 @@ def delete_extension(number: str):  # type: ignore[no-untyped-def]
 @login_required
 def calls():  # type: ignore[no-untyped-def]
     return render_template("calls.html", records=services().journal.list(limit=200))
+
+
+@bp.get("/callers/<number>")
+@login_required
+def caller(number: str):  # type: ignore[no-untyped-def]
+    """Who a number is and what happened on its calls (linked from the calls list)."""
+    try:
+        hist = services().caller_history(number[:40], limit=50)
+    except PbxError as exc:
+        flash(exc.message)
+        return redirect(url_for("pages.calls"))
+    return render_template("caller.html", hist=hist)
 
 
 @bp.app_template_filter("when")

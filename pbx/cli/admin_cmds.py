@@ -1,4 +1,4 @@
-"""`pbx ext`, `pbx token`, `pbx calls`: they write the stores directly, so they work
+"""`pbx ext`, `pbx token`, `pbx calls`, `pbx caller`: they write the stores directly, so they work
 whether the daemon runs or not (a running daemon sees the change at once)."""
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from pbx.cli import add_data_option
+from pbx.contacts.callers import BLOCKED_ACTIONS, CallerPolicy
 from pbx.errors import ValidationError
 from pbx.services import Services, open_services
 from pbx.sip.guard import parse_networks
@@ -87,12 +88,43 @@ def calls(args: argparse.Namespace) -> int:
     return 0
 
 
+def caller(args: argparse.Namespace) -> int:
+    """A caller's contact and last calls: what the person who answers should know."""
+    svc = services_for(args)
+    settings = Settings(Path(args.data))
+    svc.caller_policy = lambda: CallerPolicy.from_settings(settings.get)
+    hist = svc.caller_history(args.number, limit=args.limit)
+    if args.json:
+        print(json.dumps(hist, indent=1, ensure_ascii=False))
+        return 0
+    contact = hist["contact"]
+    who = f"{contact['name']}" + (f" ({contact['company']})" if contact["company"] else "") if contact else "no contact"
+    tier = f", {contact['tier']}" if contact and contact["tier"] != "normal" else ""
+    manager = f", responsible {contact['responsible']}" if contact and contact["responsible"] else ""
+    print(f"{hist['number']}: {who}{tier}{manager}")
+    repeat = hist["repeat"]
+    print(f"{hist['total_calls']} calls, {hist['missed']} missed; {repeat['calls']} in the last "
+          f"{repeat['hours']:g} h" + (" (repeat caller)" if repeat["is_repeat"] else ""))
+    if hist["open_callback"]:
+        print(f"waiting for a callback since {when(hist['open_callback']['since'])}")
+    rows = [[when(c["at"]), c["direction"], c["disposition"], c["answered_by"] or "-",
+             f"{c['talk_seconds']:.0f}s"] for c in hist["calls"]]
+    if rows:
+        print(table(rows, ["WHEN", "DIRECTION", "DISPOSITION", "ANSWERED BY", "TALK"]))
+    return 0
+
+
 SETTINGS = {
     "sip_realm": "digest realm (changing it needs every SIP password again)",
     "sip_digest_algorithms": "challenged digest algorithms, e.g. MD5 or SHA-256,MD5",
     "sip_ban_scanners": "on|off: ban known scanner User-Agents and sources that never log in (on)",
     "sip_allow_networks": "networks never banned as scanners, e.g. 192.168.1.0/24,10.0.0.5 (none)",
+    "vip_mark": "put before a VIP contact's name on the ringing phone ('★ '; applies within 5 s)",
+    "blocked_callers": "reject|announce: a blocked contact's call is hung up unanswered, or told so first (reject)",
+    "repeat_calls": "a caller with this many calls in repeat_hours is a repeat caller (3)",
+    "repeat_hours": "the repeat callers' window in hours (24)",
 }
+LIVE = ("vip_mark", "blocked_callers", "repeat_calls", "repeat_hours")  # the daemon re-reads these
 
 
 def check_setting(key: str, value: str) -> None:
@@ -103,6 +135,19 @@ def check_setting(key: str, value: str) -> None:
             parse_networks(value)
         except ValueError as exc:
             raise ValidationError(f"sip_allow_networks: {exc}") from None
+    if key == "blocked_callers" and value not in BLOCKED_ACTIONS:
+        raise ValidationError(f"blocked_callers is one of {', '.join(BLOCKED_ACTIONS)}")
+    if key == "repeat_calls" and not (value.isdigit() and 2 <= int(value) <= 100):
+        raise ValidationError("repeat_calls is a whole number from 2 to 100")
+    if key == "repeat_hours":
+        try:
+            ok = 0.1 <= float(value) <= 720
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValidationError("repeat_hours is a number of hours from 0.1 to 720")
+    if key == "vip_mark" and len(value) > 16:
+        raise ValidationError("vip_mark is at most 16 characters")
 
 
 def config_set(args: argparse.Namespace) -> int:
@@ -111,7 +156,8 @@ def config_set(args: argparse.Namespace) -> int:
     check_setting(args.key, args.value)
     settings = Settings(Path(args.data))
     settings.set(args.key, args.value)
-    print(f"{args.key} = {args.value} (restart the daemon to apply)")
+    print(f"{args.key} = {args.value}" + (" (a running daemon applies it within 5 s)" if args.key in LIVE
+                                          else " (restart the daemon to apply)"))
     return 0
 
 
@@ -156,5 +202,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=calls)
-    for parser in [*ext.choices.values(), *tok.choices.values(), *cfg.choices.values(), p]:
+    who = sub.add_parser("caller", help="a caller's contact and last calls (any number format)")
+    who.add_argument("number")
+    who.add_argument("--json", action="store_true")
+    who.add_argument("--limit", type=int, default=10)
+    who.set_defaults(func=caller)
+    for parser in [*ext.choices.values(), *tok.choices.values(), *cfg.choices.values(), p, who]:
         add_data_option(parser)
