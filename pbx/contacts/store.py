@@ -67,6 +67,7 @@ class ImportReport:
     imported: int = 0
     refused_count: int = 0
     refused: list[dict[str, Any]] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)  # CSV columns the importer does not know
     ids: list[str] = field(default_factory=list, repr=False)
 
     def refuse(self, row: Any, reason: str, **details: Any) -> None:
@@ -76,7 +77,7 @@ class ImportReport:
 
     def public(self) -> dict[str, Any]:
         return {"imported": self.imported, "refused_count": self.refused_count, "refused": self.refused,
-                "refused_listed": len(self.refused)}
+                "refused_listed": len(self.refused), "ignored_columns": self.ignored_columns}
 
 
 def _folded(contact: Contact) -> str:
@@ -431,14 +432,15 @@ class ContactStore:
             self._db.execute("DELETE FROM tombstones WHERE seq <= ?", (row[0],))
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'tombstone_floor'", (row[0],))
 
-    def import_contacts(self, rows: Iterable[dict], *, progress: Callable[[int], None] | None = None) -> ImportReport:
+    def import_contacts(self, rows: Iterable[dict], *, progress: Callable[[int], None] | None = None,
+                        report: ImportReport | None = None) -> ImportReport:
         """Add many contacts in ONE transaction: the good rows go in together, the report
         names the others; an error or a crash before the commit leaves the store as it
         was. A row is a contact's fields; `_row` labels it in the report (else its
         position from 1), and a row with `_error` (the importer could not read it) is
         refused with that reason. New contacts only: a number already stored, or twice
         in the rows, is refused."""
-        report = ImportReport()
+        report = report if report is not None else ImportReport()
         added: list[tuple[str, Contact | None]] = []
         in_file: dict[str, Any] = {}  # number -> the row that brought it
         with self._lock:
