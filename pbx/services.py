@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from pbx.contacts.store import ContactStore, open_contacts
 from pbx.errors import LineUnavailable
 from pbx.store.admin import AdminStore
 from pbx.store.extensions import ExtensionStore
@@ -48,6 +49,7 @@ class Services:
     # None where the module is not installed yet (the web admin and CLI then say so)
     dialplan: DialPlanStore | None = None
     prompts: PromptLibrary | None = None
+    contacts: ContactStore | None = None
 
     def trunk_views(self) -> list[dict]:
         """Each configured trunk with its line's live state ("stopped" without a daemon)."""
@@ -58,7 +60,8 @@ class Services:
         return [{**t.public(), **STOPPED, **states.get(t.name, {})} for t in self.trunks.list()]
 
     def close(self) -> None:
-        for store in (self.extensions, self.tokens, self.admin, self.journal, self.trunks, self.dialplan):
+        for store in (self.extensions, self.tokens, self.admin, self.journal, self.trunks, self.dialplan,
+                      self.contacts):
             if store is not None:
                 store.close()
 
@@ -88,4 +91,4 @@ def open_services(data_dir: Path, realm: str = "pbx") -> Services:
     plan, prompts = _dial_plan(data_dir, extensions, trunks)
     return Services(extensions=extensions, tokens=TokenStore(data_dir),
                     admin=AdminStore(data_dir), journal=CallJournal(data_dir / "calls.sqlite"),
-                    trunks=trunks, dialplan=plan, prompts=prompts)
+                    trunks=trunks, dialplan=plan, prompts=prompts, contacts=open_contacts(data_dir))

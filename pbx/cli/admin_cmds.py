@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import phonenumbers
+
 from pbx.cli import add_data_option
 from pbx.errors import ValidationError
 from pbx.services import Services, open_services
@@ -92,12 +94,18 @@ SETTINGS = {
     "sip_digest_algorithms": "challenged digest algorithms, e.g. MD5 or SHA-256,MD5",
     "sip_ban_scanners": "on|off: ban known scanner User-Agents and sources that never log in (on)",
     "sip_allow_networks": "networks never banned as scanners, e.g. 192.168.1.0/24,10.0.0.5 (none)",
+    "country": "the office's country (ISO code) for numbers written without +, e.g. in contacts (RU)",
+    "area_code": "the office's area code for local numbers written without it, e.g. 495 (none)",
 }
 
 
 def check_setting(key: str, value: str) -> None:
     if key == "sip_ban_scanners" and value.lower() not in SWITCHES:
         raise ValidationError("sip_ban_scanners is on or off")
+    if key == "country" and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"country: {value!r} is no ISO 3166 region code (RU, DE, US, ...)")
+    if key == "area_code" and value and not value.isdigit():
+        raise ValidationError("area_code: digits only, e.g. 495")
     if key == "sip_allow_networks":
         try:
             parse_networks(value)

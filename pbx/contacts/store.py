@@ -534,6 +534,15 @@ class _Transaction:
             raise StorageError(f"cannot write the contacts store: {exc}") from exc
 
 
-def open_contacts(data_dir: Path, country: str = "RU", area_code: str = "") -> ContactStore:
+def open_contacts(data_dir: Path) -> ContactStore:
+    """<data_dir>/contacts.sqlite, its numbers read with the office's `country` and
+    `area_code` settings (RU and none unless set: `pbx config set country DE`)."""
+    from pbx.store.settings import Settings
+
+    settings = Settings(Path(data_dir))
+    try:
+        country, area_code = str(settings.get("country", "RU")).upper(), str(settings.get("area_code", ""))
+    finally:
+        settings.close()
     return ContactStore(Path(data_dir) / "contacts.sqlite", country, area_code)
 
