@@ -47,10 +47,11 @@ HEADERS: dict[str, Any] = {
                      "фирма"), "company"),
     **dict.fromkeys(("phones", "numbers"), "phones"),
     **dict.fromkeys(("phone", "telephone", "tel", "number", "phonenumber", "телефон", "номер"), ("phone", "other")),
-    **dict.fromkeys(("mobile", "mobilephone", "cell", "cellphone", "cellular", "мобильный", "мобильный телефон",
-                     "сотовый"), ("phone", "mobile")),
-    **dict.fromkeys(("work", "workphone", "businessphone", "office", "officephone", "рабочий"), ("phone", "work")),
-    **dict.fromkeys(("home", "homephone", "домашний"), ("phone", "home")),
+    **dict.fromkeys(("mobile", "mobilephone", "cell", "cellphone", "cellular", "мобильный", "мобильныйтелефон",
+                     "сотовый", "сотовыйтелефон"), ("phone", "mobile")),
+    **dict.fromkeys(("work", "workphone", "businessphone", "office", "officephone", "рабочий",
+                     "рабочийтелефон"), ("phone", "work")),
+    **dict.fromkeys(("home", "homephone", "домашний", "домашнийтелефон"), ("phone", "home")),
     **dict.fromkeys(("fax", "faxnumber", "факс"), ("phone", "fax")),
     **dict.fromkeys(("other", "otherphone"), ("phone", "other")),
     **dict.fromkeys(("email", "mail", "emailaddress", "почта"), "email"),
@@ -263,7 +264,7 @@ def vcard_rows(raw: IO[bytes], report: ImportReport) -> Iterator[dict]:
             yield {"_row": index, "_error": "broken vCard: larger than 1 MB"}
             continue
         try:
-            card = vobject.readOne(block, ignoreUnreadable=True)
+            card = vobject.readOne(block)  # an unreadable line refuses its card: nothing dropped unseen
         except Exception as exc:  # vobject raises ParseError and others for broken cards
             yield {"_row": index, "_error": f"broken vCard: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"}
             continue
