@@ -125,8 +125,8 @@ def contacts_delete(args: argparse.Namespace) -> int:
 class ProgressLine:
     """`importing FILE:  42% (12500 rows)` on stderr, at most 10 times a second."""
 
-    def __init__(self, name: str, size: int, stream: Any = sys.stderr) -> None:
-        self.name, self.size, self.stream, self.last = name, size, stream, 0.0
+    def __init__(self, name: str, size: int, stream: Any = None) -> None:
+        self.name, self.size, self.stream, self.last = name, size, stream or sys.stderr, 0.0
 
     def __call__(self, rows: int, done: int) -> None:
         now = time.monotonic()
