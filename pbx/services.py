@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from pbx.contacts.callers import CallerPolicy
 from pbx.contacts.history import caller_history
+from pbx.contacts.store import ContactStore, open_contacts
 from pbx.errors import LineUnavailable
 from pbx.store.admin import AdminStore
 from pbx.store.extensions import ExtensionStore
@@ -55,8 +56,9 @@ class Services:
     def caller_history(self, number: str, limit: int = 10) -> dict:
         """The contact and last calls of a number (REST bridge, CLI, page, call.ringing)."""
         policy = self.caller_policy()
-        return caller_history(self.journal, getattr(self, "contacts", None), number, limit=limit,
+        return caller_history(self.journal, self.contacts, number, limit=limit,
                               repeat_calls=policy.repeat_calls, repeat_hours=policy.repeat_hours)
+    contacts: ContactStore | None = None
 
     def trunk_views(self) -> list[dict]:
         """Each configured trunk with its line's live state ("stopped" without a daemon)."""
@@ -67,7 +69,8 @@ class Services:
         return [{**t.public(), **STOPPED, **states.get(t.name, {})} for t in self.trunks.list()]
 
     def close(self) -> None:
-        for store in (self.extensions, self.tokens, self.admin, self.journal, self.trunks, self.dialplan):
+        for store in (self.extensions, self.tokens, self.admin, self.journal, self.trunks, self.dialplan,
+                      self.contacts):
             if store is not None:
                 store.close()
 
@@ -97,4 +100,4 @@ def open_services(data_dir: Path, realm: str = "pbx") -> Services:
     plan, prompts = _dial_plan(data_dir, extensions, trunks)
     return Services(extensions=extensions, tokens=TokenStore(data_dir),
                     admin=AdminStore(data_dir), journal=CallJournal(data_dir / "calls.sqlite"),
-                    trunks=trunks, dialplan=plan, prompts=prompts)
+                    trunks=trunks, dialplan=plan, prompts=prompts, contacts=open_contacts(data_dir))

@@ -12,6 +12,8 @@ from flask_wtf.csrf import CSRFProtect
 from pbx.errors import PbxError
 from pbx.services import Services
 from webadmin import api, callers_api, dialplan_api, dialplan_pages, line_pages, pages, sim_api
+from webadmin import api, dialplan_api, dialplan_pages, line_pages, pages, sim_api
+from webadmin import contact_pages, contacts_api
 
 # Sent with every page and API answer: no framing (clickjacking), no MIME sniffing, and no
 # admin URLs leaking to other sites in Referer. (same-origin, not no-referrer: over HTTPS
@@ -48,6 +50,10 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False) 
     app.register_blueprint(dialplan_api.bp)
     app.register_blueprint(sim_api.bp)
     app.register_blueprint(callers_api.bp)
+    app.register_blueprint(contacts_api.bp)
+    app.register_blueprint(contact_pages.bp)
+    csrf.exempt(contacts_api.bp)
+    limiter.limit("600 per minute")(contacts_api.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no CSRF exposure
     csrf.exempt(dialplan_api.bp)
     csrf.exempt(sim_api.bp)

@@ -7,6 +7,8 @@ import json
 import time
 from pathlib import Path
 
+import phonenumbers
+
 from pbx.cli import add_data_option
 from pbx.contacts.callers import BLOCKED_ACTIONS, CallerPolicy
 from pbx.errors import ValidationError
@@ -123,6 +125,8 @@ SETTINGS = {
     "blocked_callers": "reject|announce: a blocked contact's call is hung up unanswered, or told so first (reject)",
     "repeat_calls": "a caller with this many calls in repeat_hours is a repeat caller (3)",
     "repeat_hours": "the repeat callers' window in hours (24)",
+    "country": "the office's country (ISO code) for numbers written without +, e.g. in contacts (RU)",
+    "area_code": "the office's area code for local numbers written without it, e.g. 495 (none)",
 }
 LIVE = ("vip_mark", "blocked_callers", "repeat_calls", "repeat_hours")  # the daemon re-reads these
 
@@ -130,6 +134,10 @@ LIVE = ("vip_mark", "blocked_callers", "repeat_calls", "repeat_hours")  # the da
 def check_setting(key: str, value: str) -> None:
     if key == "sip_ban_scanners" and value.lower() not in SWITCHES:
         raise ValidationError("sip_ban_scanners is on or off")
+    if key == "country" and value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"country: {value!r} is no ISO 3166 region code (RU, DE, US, ...)")
+    if key == "area_code" and value and not value.isdigit():
+        raise ValidationError("area_code: digits only, e.g. 495")
     if key == "sip_allow_networks":
         try:
             parse_networks(value)
