@@ -161,10 +161,13 @@ class Appliance:
 
         assert self.b2bua is not None
         self._caller_settings = Settings(self.cfg.data_dir)
-        self.callers = CallerDirectory(getattr(services, "contacts", None), self._caller_settings.get)
+        self.callers = CallerDirectory(services.contacts, self._caller_settings.get)
         self.callers.seed_from(services.journal)
         self.callers.follow_settings()
         self.b2bua.callers = self.callers
+        if services.contacts is not None:  # webhooks and screen-pops hear of every change
+            services.contacts.on_change = lambda kind, payload: self.bus.publish("contact_changed", kind=kind,
+                                                                                 **payload)
         services.caller_policy = lambda: self.callers.policy
 
     @staticmethod
