@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from pbx.errors import PbxError
 from pbx.services import Services
-from webadmin import api, dialplan_api, dialplan_pages, line_pages, pages, sim_api
+from webadmin import api, api_errors, dialplan_api, dialplan_pages, line_pages, pages, ratelimit, sim_api
 
 # Sent with every page and API answer: no framing (clickjacking), no MIME sniffing, and no
 # admin URLs leaking to other sites in Referer. (same-origin, not no-referrer: over HTTPS
@@ -28,10 +28,11 @@ class SessionCookies(SecureCookieSessionInterface):
         return request.is_secure or bool(app.config["SESSION_COOKIE_SECURE"])
 
 
-def create_app(services: Services, *, secret_key: bytes, testing: bool = False) -> Flask:
+def create_app(services: Services, *, secret_key: bytes, testing: bool = False,
+               api_rate_limit: str | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=secret_key, TESTING=testing,
+        SECRET_KEY=secret_key, TESTING=testing, PBX_API_RATE_LIMIT=ratelimit.check_limit(api_rate_limit or ratelimit.DEFAULT_LIMIT),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         WTF_CSRF_TIME_LIMIT=None,
@@ -39,8 +40,9 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False) 
     app.extensions["pbx"] = services
     app.session_interface = SessionCookies()
     csrf = CSRFProtect(app)
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
-                      default_limits=[], headers_enabled=True)
+    # one limit per REST token across every /api/v1 blueprint (webadmin/ratelimit.py)
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[],
+                      headers_enabled=True, application_limits=[ratelimit.per_token_limit()])
     app.register_blueprint(pages.bp)
     app.register_blueprint(line_pages.bp)
     app.register_blueprint(dialplan_pages.bp)
@@ -52,8 +54,7 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False) 
     csrf.exempt(sim_api.bp)
     app.view_functions["pages.login"] = limiter.limit(  # type: ignore[assignment]
         "10 per minute", methods=["POST"])(app.view_functions["pages.login"])
-    limiter.limit("600 per minute")(api.bp)
-    limiter.limit("600 per minute")(dialplan_api.bp)
+    api_errors.install(app)
 
     @app.after_request
     def security_headers(resp: Response) -> Response:
