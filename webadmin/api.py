@@ -57,6 +57,21 @@ def openapi_json():  # type: ignore[no-untyped-def]
     return Response(_openapi_json(), mimetype="application/json")
 
 
+def _body(what: str) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError(f"expected a JSON object with {what}")
+    return body
+
+
+def _text(body: dict, field: str) -> str:
+    """A string field ("" when absent): a number or a list is refused, not turned into text."""
+    value = body.get(field, "")
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be a string", details={"field": field})
+    return value
+
+
 @bp.get("/extensions")
 def list_extensions():  # type: ignore[no-untyped-def]
     return jsonify([e.public() for e in services().extensions.list()])
@@ -64,11 +79,8 @@ def list_extensions():  # type: ignore[no-untyped-def]
 
 @bp.post("/extensions")
 def add_extension():  # type: ignore[no-untyped-def]
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("expected a JSON object with number, name and password")
-    ext = services().extensions.add(str(body.get("number", "")), str(body.get("name", "")),
-                                    str(body.get("password", "")))
+    body = _body("number, name and password")
+    ext = services().extensions.add(_text(body, "number"), _text(body, "name"), _text(body, "password"))
     return jsonify(ext.public()), 201
 
 
@@ -127,21 +139,16 @@ def _limit(default: int = 100) -> int:
 def list_calls():  # type: ignore[no-untyped-def]
     """With since=c_<n> (a cursor): the pull contract, a page in write order with the next
     cursor (pbx/store/cursor.py). Otherwise, as always: newest first, since a Unix time."""
-    limit, since = _limit(), request.args.get("since", "")
-    if cursor.is_cursor(since):
+    limit, since = _limit(), request.args.get("since")
+    if since is not None and cursor.is_cursor(since):
         return jsonify(cursor.pull(services().journal, since, limit))
     try:
-        start = float(since) if since else None
+        start = float(since) if since is not None else None
     except ValueError:
         raise ValidationError("since must be a Unix time or a cursor c_<n>", details={"field": "since"}) from None
     return jsonify([r.to_dict() for r in services().journal.list(limit=limit, since=start)])
 
 
-def _body(what: str) -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError(f"expected a JSON object with {what}")
-    return body
 
 
 @bp.get("/trunks")
@@ -165,7 +172,7 @@ def add_trunk():  # type: ignore[no-untyped-def]
     unknown = set(body) - set(fields)
     if unknown:
         raise ValidationError(f"unknown field {sorted(unknown)[0]}; known: {', '.join(fields)}")
-    trunk = services().trunks.add(new_trunk(**{k: str(body[k]) for k in fields if k in body}))
+    trunk = services().trunks.add(new_trunk(**{k: _text(body, k) for k in fields if k in body or k == "name"}))
     return jsonify(trunk.public()), 201
 
 
@@ -178,7 +185,7 @@ def delete_trunk(name: str):  # type: ignore[no-untyped-def]
 @bp.post("/trunks/<name>/ussd")
 def ussd(name: str):  # type: ignore[no-untyped-def]
     """A USSD request on a GSM line (balance: *100#); waits for the network's answer."""
-    code = str(_body("code").get("code", ""))
+    code = _text(_body("code"), "code")
     answer = services().ussd(name, code)
     return jsonify({"trunk": name, "code": code, "text": answer.text, "status": answer.status})
 
@@ -191,5 +198,5 @@ def list_sms():  # type: ignore[no-untyped-def]
 @bp.post("/sms")
 def send_sms():  # type: ignore[no-untyped-def]
     body = _body("to and text (and optionally trunk)")
-    record = services().send_sms(str(body.get("to", "")), str(body.get("text", "")), str(body.get("trunk", "")))
+    record = services().send_sms(_text(body, "to"), _text(body, "text"), _text(body, "trunk"))
     return jsonify(record.to_dict()), 201

@@ -194,3 +194,18 @@ def test_every_operation_documents_auth_scope_limit_and_error_shape() -> None:
                 if int(code) >= 400 and "$ref" not in answer:
                     schema = answer["content"]["application/json"]["schema"]["$ref"]
                     assert schema.rsplit("/", 1)[1] in ("Error", "PlanError"), f"{method} {path} {code}"
+
+
+def test_what_the_fuzzer_found_stays_fixed(services) -> None:
+    client = create_app(services, secret_key=b"k" * 32).test_client()
+    admin = bearer(services.tokens.create("ops", "admin"))
+    body = assert_error(client.post("/api/v1/extensions", headers=admin,
+                                    json={"number": "60", "name": [None, True], "password": "amber-Falcon-42"}),
+                        400, "invalid")
+    assert body["details"] == {"field": "name"} and services.extensions.list() == []  # was stored as "[None, True]"
+    body = assert_error(client.post("/api/v1/trunks", headers=admin, json={"type": "gsm", "port": "sim"}),
+                        400, "invalid")  # was a 500 (no name)
+    assert body["details"] == {"field": "name"}
+    assert_error(client.post("/api/v1/sms", headers=admin, json={"to": "+79161234567", "text": "hi", "trunk": {}}),
+                 400, "invalid")
+    assert_error(client.get("/api/v1/calls?since=", headers=admin), 400, "invalid")  # was the whole list
