@@ -32,7 +32,8 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False,
                api_rate_limit: str | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=secret_key, TESTING=testing, PBX_API_RATE_LIMIT=ratelimit.check_limit(api_rate_limit or ratelimit.DEFAULT_LIMIT),
+        SECRET_KEY=secret_key, TESTING=testing,
+        PBX_API_RATE_LIMIT=ratelimit.check_limit(api_rate_limit or ratelimit.DEFAULT_LIMIT),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         WTF_CSRF_TIME_LIMIT=None,

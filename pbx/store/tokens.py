@@ -15,7 +15,6 @@ from tinydb import Query
 from pbx.errors import Conflict, NotFound, ValidationError
 from pbx.store.atomic import open_documents
 
-
 # In order of power: each scope allows what the ones before it do.
 SCOPES = ("read", "write", "admin")
 # Rows written before scopes existed: they could do everything, and still can.

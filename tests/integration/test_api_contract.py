@@ -11,7 +11,8 @@ from pathlib import Path
 from tests.support.daemon import Daemon
 
 
-def call(daemon: Daemon, token: str, path: str, method: str = "GET", body: dict | None = None):  # type: ignore[no-untyped-def]
+def call(daemon: Daemon, token: str, path: str, method: str = "GET",  # type: ignore[no-untyped-def]
+         body: dict | None = None):
     req = urllib.request.Request(f"{daemon.url}/api/v1/{path}", method=method,
                                  data=json.dumps(body).encode() if body is not None else None,
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})

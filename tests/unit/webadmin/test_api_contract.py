@@ -3,7 +3,6 @@ limit per token (429 with Retry-After), errors in one JSON shape, and the OpenAP
 document (YAML and JSON) describing every route with those answers."""
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
