@@ -181,7 +181,10 @@ class Appliance:
         from webadmin.app import create_app
         from webadmin.server import WebServer
 
-        app = create_app(services, secret_key=_secret_key(self.cfg.data_dir))
+        settings = Settings(self.cfg.data_dir)
+        api_rate_limit = settings.get("api_rate_limit")  # pbx config set api_rate_limit "600 per minute"
+        settings.close()
+        app = create_app(services, secret_key=_secret_key(self.cfg.data_dir), api_rate_limit=api_rate_limit)
         self.web = WebServer(app, *self.cfg.http)
         self.web.start()
 

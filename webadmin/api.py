@@ -1,13 +1,20 @@
-"""REST bridge /api/v1: bearer tokens (pbx token create NAME), JSON errors, OpenAPI."""
+"""REST bridge /api/v1: bearer tokens with scopes (pbx token create NAME --scope ...),
+JSON errors, OpenAPI (YAML, and the same document as JSON)."""
 from __future__ import annotations
 
+import json
+from functools import cache
 from pathlib import Path
 
+import yaml
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from pbx.errors import AuthError, NotFound, ValidationError
 from pbx.services import Services
+from pbx.store import cursor
 from pbx.store.trunks import new_trunk
+from webadmin import scopes
+from webadmin.bearer import current_grant
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPENAPI = Path(__file__).with_name("openapi.yaml")
@@ -17,21 +24,52 @@ def services() -> Services:
     return current_app.extensions["pbx"]
 
 
+PUBLIC_ENDPOINTS = ("api.openapi", "api.openapi_json")
+
+
 @bp.before_request
 def require_token():  # type: ignore[no-untyped-def]
-    if request.endpoint == "api.openapi":
+    """Every /api/v1 blueprint's guard: a valid bearer token (401) with the scope the path
+    and method need (403, webadmin/scopes.py)."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    name = services().tokens.verify(token.strip()) if scheme.lower() == "bearer" else None
-    if name is None:
+    grant = current_grant()
+    if grant is None:
         raise AuthError("a valid bearer token is required (pbx token create NAME)")
-    g.token_name = name
+    scopes.enforce(grant, request.method, request.path)
+    g.token_name, g.token_scope = grant
     return None
+
+
+@cache
+def _openapi_json() -> str:
+    return json.dumps(yaml.safe_load(OPENAPI.read_text()), indent=1)
 
 
 @bp.get("/openapi.yaml")
 def openapi():  # type: ignore[no-untyped-def]
     return Response(OPENAPI.read_text(), mimetype="application/yaml")
+
+
+@bp.get("/openapi.json")
+def openapi_json():  # type: ignore[no-untyped-def]
+    """The same document, for tools that read JSON only."""
+    return Response(_openapi_json(), mimetype="application/json")
+
+
+def _body(what: str) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError(f"expected a JSON object with {what}")
+    return body
+
+
+def _text(body: dict, field: str) -> str:
+    """A string field ("" when absent): a number or a list is refused, not turned into text."""
+    value = body.get(field, "")
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be a string", details={"field": field})
+    return value
 
 
 @bp.get("/extensions")
@@ -41,11 +79,8 @@ def list_extensions():  # type: ignore[no-untyped-def]
 
 @bp.post("/extensions")
 def add_extension():  # type: ignore[no-untyped-def]
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("expected a JSON object with number, name and password")
-    ext = services().extensions.add(str(body.get("number", "")), str(body.get("name", "")),
-                                    str(body.get("password", "")))
+    body = _body("number, name and password")
+    ext = services().extensions.add(_text(body, "number"), _text(body, "name"), _text(body, "password"))
     return jsonify(ext.public()), 201
 
 
@@ -89,21 +124,31 @@ def active_calls():  # type: ignore[no-untyped-def]
     return jsonify(services().active_calls())
 
 
+def _limit(default: int = 100) -> int:
+    """?limit=: 1 or more (at most 1000 are returned)."""
+    try:
+        limit = int(request.args.get("limit", default))
+    except ValueError:
+        raise ValidationError("limit must be an integer", details={"field": "limit"}) from None
+    if limit < 1:
+        raise ValidationError("limit must be 1 or more", details={"field": "limit"})
+    return min(limit, 1000)
+
+
 @bp.get("/calls")
 def list_calls():  # type: ignore[no-untyped-def]
+    """With since=c_<n> (a cursor): the pull contract, a page in write order with the next
+    cursor (pbx/store/cursor.py). Otherwise, as always: newest first, since a Unix time."""
+    limit, since = _limit(), request.args.get("since")
+    if since is not None and cursor.is_cursor(since):
+        return jsonify(cursor.pull(services().journal, since, limit))
     try:
-        limit = min(int(request.args.get("limit", 100)), 1000)
-        since = float(request.args["since"]) if "since" in request.args else None
+        start = float(since) if since is not None else None
     except ValueError:
-        raise ValidationError("limit must be an integer and since a Unix time") from None
-    return jsonify([r.to_dict() for r in services().journal.list(limit=limit, since=since)])
+        raise ValidationError("since must be a Unix time or a cursor c_<n>", details={"field": "since"}) from None
+    return jsonify([r.to_dict() for r in services().journal.list(limit=limit, since=start)])
 
 
-def _body(what: str) -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError(f"expected a JSON object with {what}")
-    return body
 
 
 @bp.get("/trunks")
@@ -127,7 +172,7 @@ def add_trunk():  # type: ignore[no-untyped-def]
     unknown = set(body) - set(fields)
     if unknown:
         raise ValidationError(f"unknown field {sorted(unknown)[0]}; known: {', '.join(fields)}")
-    trunk = services().trunks.add(new_trunk(**{k: str(body[k]) for k in fields if k in body}))
+    trunk = services().trunks.add(new_trunk(**{k: _text(body, k) for k in fields if k in body or k == "name"}))
     return jsonify(trunk.public()), 201
 
 
@@ -140,22 +185,18 @@ def delete_trunk(name: str):  # type: ignore[no-untyped-def]
 @bp.post("/trunks/<name>/ussd")
 def ussd(name: str):  # type: ignore[no-untyped-def]
     """A USSD request on a GSM line (balance: *100#); waits for the network's answer."""
-    code = str(_body("code").get("code", ""))
+    code = _text(_body("code"), "code")
     answer = services().ussd(name, code)
     return jsonify({"trunk": name, "code": code, "text": answer.text, "status": answer.status})
 
 
 @bp.get("/sms")
 def list_sms():  # type: ignore[no-untyped-def]
-    try:
-        limit = min(int(request.args.get("limit", 100)), 1000)
-    except ValueError:
-        raise ValidationError("limit must be an integer") from None
-    return jsonify([m.to_dict() for m in services().journal.list_sms(limit)])
+    return jsonify([m.to_dict() for m in services().journal.list_sms(_limit())])
 
 
 @bp.post("/sms")
 def send_sms():  # type: ignore[no-untyped-def]
     body = _body("to and text (and optionally trunk)")
-    record = services().send_sms(str(body.get("to", "")), str(body.get("text", "")), str(body.get("trunk", "")))
+    record = services().send_sms(_text(body, "to"), _text(body, "text"), _text(body, "trunk"))
     return jsonify(record.to_dict()), 201

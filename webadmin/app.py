@@ -11,9 +11,8 @@ from flask_wtf.csrf import CSRFProtect
 
 from pbx.errors import PbxError
 from pbx.services import Services
-from webadmin import api, callers_api, dialplan_api, dialplan_pages, line_pages, pages, sim_api
-from webadmin import api, dialplan_api, dialplan_pages, line_pages, pages, sim_api
-from webadmin import contact_pages, contacts_api
+from webadmin import api, api_errors, dialplan_api, dialplan_pages, line_pages, pages, ratelimit, sim_api
+from webadmin import callers_api, contact_pages, contacts_api
 
 # Sent with every page and API answer: no framing (clickjacking), no MIME sniffing, and no
 # admin URLs leaking to other sites in Referer. (same-origin, not no-referrer: over HTTPS
@@ -30,10 +29,12 @@ class SessionCookies(SecureCookieSessionInterface):
         return request.is_secure or bool(app.config["SESSION_COOKIE_SECURE"])
 
 
-def create_app(services: Services, *, secret_key: bytes, testing: bool = False) -> Flask:
+def create_app(services: Services, *, secret_key: bytes, testing: bool = False,
+               api_rate_limit: str | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key, TESTING=testing,
+        PBX_API_RATE_LIMIT=ratelimit.check_limit(api_rate_limit or ratelimit.DEFAULT_LIMIT),
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         WTF_CSRF_TIME_LIMIT=None,
@@ -41,8 +42,9 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False) 
     app.extensions["pbx"] = services
     app.session_interface = SessionCookies()
     csrf = CSRFProtect(app)
-    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://",
-                      default_limits=[], headers_enabled=True)
+    # one limit per REST token across every /api/v1 blueprint (webadmin/ratelimit.py)
+    limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[],
+                      headers_enabled=True, application_limits=[ratelimit.per_token_limit()])
     app.register_blueprint(pages.bp)
     app.register_blueprint(line_pages.bp)
     app.register_blueprint(dialplan_pages.bp)
@@ -53,16 +55,13 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False) 
     app.register_blueprint(contacts_api.bp)
     app.register_blueprint(contact_pages.bp)
     csrf.exempt(contacts_api.bp)
-    limiter.limit("600 per minute")(contacts_api.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no CSRF exposure
     csrf.exempt(dialplan_api.bp)
     csrf.exempt(sim_api.bp)
     csrf.exempt(callers_api.bp)
     app.view_functions["pages.login"] = limiter.limit(  # type: ignore[assignment]
         "10 per minute", methods=["POST"])(app.view_functions["pages.login"])
-    limiter.limit("600 per minute")(api.bp)
-    limiter.limit("600 per minute")(dialplan_api.bp)
-    limiter.limit("600 per minute")(callers_api.bp)
+    api_errors.install(app)
 
     @app.after_request
     def security_headers(resp: Response) -> Response:

@@ -8,13 +8,16 @@ import time
 from pathlib import Path
 
 import phonenumbers
+from limits import parse_many
 
 from pbx.cli import add_data_option
 from pbx.contacts.callers import BLOCKED_ACTIONS, CallerPolicy
 from pbx.errors import ValidationError
 from pbx.services import Services, open_services
 from pbx.sip.guard import parse_networks
+from pbx.store import cursor
 from pbx.store.settings import SWITCHES, Settings
+from pbx.store.tokens import SCOPES
 
 
 def services_for(args: argparse.Namespace) -> Services:
@@ -58,16 +61,25 @@ def ext_del(args: argparse.Namespace) -> int:
     return 0
 
 
+# Without --scope a token may only read: what a CRM pulling call records needs, and the
+# least a leaked token can do. Changing things (write) or the appliance's own security
+# (admin: tokens, bans, webhooks, the outbox) is asked for by name.
+DEFAULT_SCOPE = "read"
+
+
 def token_create(args: argparse.Namespace) -> int:
-    token = services_for(args).tokens.create(args.name)
+    scope = args.scope or DEFAULT_SCOPE
+    token = services_for(args).tokens.create(args.name, scope)
     print(token)
-    print("(shown once: store it now; use it as 'Authorization: Bearer TOKEN')", flush=True)
+    default = " (the default; --scope write or admin for more)" if args.scope is None else ""
+    print(f"(scope {scope}{default}; shown once: store it now; use it as 'Authorization: Bearer TOKEN')",
+          flush=True)
     return 0
 
 
 def token_list(args: argparse.Namespace) -> int:
     tokens = services_for(args).tokens.list()
-    print(table([[t["name"], when(t["created"])] for t in tokens], ["NAME", "CREATED"])
+    print(table([[t["name"], t["scope"], when(t["created"])] for t in tokens], ["NAME", "SCOPE", "CREATED"])
           if tokens else "no tokens")
     return 0
 
@@ -79,6 +91,8 @@ def token_revoke(args: argparse.Namespace) -> int:
 
 
 def calls(args: argparse.Namespace) -> int:
+    if args.since is not None:
+        return calls_since(args)
     records = services_for(args).journal.list(limit=args.limit)
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=1))
@@ -116,6 +130,35 @@ def caller(args: argparse.Namespace) -> int:
     return 0
 
 
+def calls_since(args: argparse.Namespace) -> int:
+    """The pull contract (as GET /api/v1/calls?since=c_N): records written after the
+    cursor, in write order; the cursor to go on from is printed last (stderr in --json)."""
+    if not cursor.is_cursor(args.since):
+        raise ValidationError("--since: a cursor c_<n> (c_0: from the start)")
+    if args.limit < 1:
+        raise ValidationError("--limit must be 1 or more")
+    page = cursor.pull(services_for(args).journal, args.since, args.limit)
+    if args.json:
+        print(json.dumps(page, indent=1))
+        return 0
+    rows = [[r["caller"], r["callee"], when(r["start"]), when(r["end"]), f"{r['duration']:.0f}s",
+             r["disposition"]] for r in page["calls"]]
+    if rows:
+        print(table(rows, ["CALLER", "CALLEE", "START", "END", "TALK", "DISPOSITION"]))
+    more = "more: run again with it" if page["more"] else "nothing more yet"
+    print(f"next: {page['next']} ({more})")
+    return 0
+
+
+def check_rate_limit(value: str) -> None:
+    """As flask-limiter will read it (its `limits` parser), so the daemon starts with it."""
+    try:
+        if not parse_many(value):
+            raise ValueError("empty")
+    except ValueError as exc:
+        raise ValidationError(f"api_rate_limit: {value!r} is no rate limit such as '600 per minute' ({exc})") from None
+
+
 SETTINGS = {
     "sip_realm": "digest realm (changing it needs every SIP password again)",
     "sip_digest_algorithms": "challenged digest algorithms, e.g. MD5 or SHA-256,MD5",
@@ -127,6 +170,7 @@ SETTINGS = {
     "repeat_hours": "the repeat callers' window in hours (24)",
     "country": "the office's country (ISO code) for numbers written without +, e.g. in contacts (RU)",
     "area_code": "the office's area code for local numbers written without it, e.g. 495 (none)",
+    "api_rate_limit": "REST requests per token, e.g. '600 per minute' or '20/second;5000/hour' (600 per minute)",
 }
 LIVE = ("vip_mark", "blocked_callers", "repeat_calls", "repeat_hours")  # the daemon re-reads these
 
@@ -156,6 +200,8 @@ def check_setting(key: str, value: str) -> None:
             raise ValidationError("repeat_hours is a number of hours from 0.1 to 720")
     if key == "vip_mark" and len(value) > 16:
         raise ValidationError("vip_mark is at most 16 characters")
+    if key == "api_rate_limit":
+        check_rate_limit(value)
 
 
 def config_set(args: argparse.Namespace) -> int:
@@ -193,6 +239,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     tok = sub.add_parser("token", help="REST bridge tokens").add_subparsers(dest="action", required=True)
     p = tok.add_parser("create", help="create a token and print it once")
     p.add_argument("name")
+    p.add_argument("--scope", choices=SCOPES, default=None,
+                   help="read (the default: GET only), write (also changes), admin (also tokens, bans, "
+                        "webhooks, outbox)")
     p.set_defaults(func=token_create)
     tok.add_parser("list", help="list tokens").set_defaults(func=token_list)
     p = tok.add_parser("revoke", help="revoke a token")
@@ -206,9 +255,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("value")
     p.set_defaults(func=config_set)
 
-    p = sub.add_parser("calls", help="call records, newest first")
+    p = sub.add_parser("calls", help="call records, newest first (--since CURSOR: in write order)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--since", metavar="CURSOR", help=f"records written after a cursor ({cursor.START}: from the"
+                                                     " start), then the next cursor")
     p.set_defaults(func=calls)
     who = sub.add_parser("caller", help="a caller's contact and last calls (any number format)")
     who.add_argument("number")

@@ -35,6 +35,27 @@ CREATE TABLE IF NOT EXISTS sms (
 CREATE INDEX IF NOT EXISTS sms_at ON sms(at);
 """
 
+# The order records were written in, for the pull cursor (`list_written`). Its own table
+# with an INTEGER PRIMARY KEY AUTOINCREMENT: VACUUM may renumber the rowid of `calls` (its
+# key is TEXT), never this; a number is never handed out twice; and a trigger fills it in
+# the inserting transaction, so sequence order is commit order (SQLite has one writer at a
+# time): a reader never sees seq N+1 before N. Version 1 adds it to existing files and
+# numbers their records in insertion (rowid) order.
+WRITE_ORDER = """
+CREATE TABLE IF NOT EXISTS call_order (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, call_id TEXT NOT NULL UNIQUE
+);
+INSERT INTO call_order (call_id) SELECT id FROM calls WHERE id NOT IN (SELECT call_id FROM call_order)
+  ORDER BY rowid;
+CREATE TRIGGER IF NOT EXISTS calls_written AFTER INSERT ON calls BEGIN
+  INSERT INTO call_order (call_id) VALUES (NEW.id);
+END;
+CREATE TRIGGER IF NOT EXISTS calls_removed AFTER DELETE ON calls BEGIN
+  DELETE FROM call_order WHERE call_id = OLD.id;
+END;
+"""
+SCHEMA_VERSION = 1
+
 
 @dataclass
 class CallRecord:
@@ -69,6 +90,22 @@ class SmsRecord:
         return asdict(self)
 
 
+def _record(row: sqlite3.Row) -> CallRecord:
+    fields = {k: row[k] for k in row.keys() if k != "seq"}
+    return CallRecord(**{**fields, "details": json.loads(row["details"])})
+
+
+def _statements(script: str) -> builtins.list[str]:
+    """A script's statements (a trigger's body holds semicolons of its own)."""
+    out, current = [], ""
+    for line in script.strip().splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return out
+
+
 class CallJournal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -77,6 +114,24 @@ class CallJournal:
         self._db: sqlite3.Connection | None = None
         with self._conn() as conn:
             conn.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring an older file up to SCHEMA_VERSION, once, whichever process opens it first."""
+        with self._lock:
+            conn = self._conn()
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+                return
+            conn.execute("BEGIN IMMEDIATE")  # the write lock: another process waits, then sees v1
+            try:
+                if conn.execute("PRAGMA user_version").fetchone()[0] < 1:
+                    for statement in _statements(WRITE_ORDER):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
     def _conn(self) -> sqlite3.Connection:
         """The shared connection (opened again after close()); callers hold self._lock
@@ -116,7 +171,7 @@ class CallJournal:
             rows = self._conn().execute(
                 f"SELECT * FROM calls WHERE caller IN ({marks}) OR callee IN ({marks})"
                 " ORDER BY start DESC LIMIT ?", [*numbers, *numbers, limit]).fetchall()
-        return [CallRecord(**{**dict(r), "details": json.loads(r["details"])}) for r in rows]
+        return [_record(r) for r in rows]
 
     def count_with_number(self, numbers: builtins.list[str]) -> tuple[int, int]:
         """(calls, missed inbound calls) from or to any of these numbers."""
@@ -133,6 +188,16 @@ class CallJournal:
             rows = self._conn().execute("SELECT caller, start FROM calls WHERE direction = 'inbound'"
                                         " AND start >= ?", [since]).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    def list_written(self, after: int = 0, limit: int = 100) -> builtins.list[tuple[int, CallRecord]]:
+        """Records in the order they were written, after sequence number `after`, each with
+        its number: a reader that goes on from the last number it got sees every record
+        once, records written meanwhile included."""
+        with self._lock:
+            rows = self._conn().execute(
+                "SELECT o.seq AS seq, c.* FROM call_order o JOIN calls c ON c.id = o.call_id"
+                " WHERE o.seq > ? ORDER BY o.seq LIMIT ?", [after, limit]).fetchall()
+        return [(r["seq"], _record(r)) for r in rows]
 
     def count(self, since: float | None = None) -> int:
         query, args = ("SELECT COUNT(*) FROM calls", []) if since is None else \

@@ -82,7 +82,7 @@ def test_the_allow_list_is_never_banned_as_a_scanner_only_for_failed_passwords(t
         assert "failed passwords" in bans(daemon)["127.0.0.4"]
         # The REST bridge lifts every ban at once.
         import urllib.request
-        token = daemon.pbx("token", "create", "bans-test").stdout.split()[0]
+        token = daemon.pbx("token", "create", "bans-test", "--scope", "admin").stdout.split()[0]
         req = urllib.request.Request(f"{daemon.url}/api/v1/bans", method="DELETE",
                                      headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(req, timeout=10) as resp:

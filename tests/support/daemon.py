@@ -112,7 +112,7 @@ class Daemon:
         import urllib.request
 
         if not hasattr(self, "_token"):
-            self._token = self.pbx("token", "create", "tests").stdout.split()[0]
+            self._token = self.pbx("token", "create", "tests", "--scope", "admin").stdout.split()[0]
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(f"{self.url}/api/v1/{path}", data=data,
                                      headers={"Authorization": f"Bearer {self._token}",

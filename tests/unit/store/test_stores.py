@@ -104,7 +104,7 @@ def test_tokens_are_stored_hashed(tmp_path: Path) -> None:
     tokens = TokenStore(tmp_path)
     token = tokens.create("crm")
     assert token not in (tmp_path / "tokens.json").read_text()
-    assert tokens.verify(token) == "crm" and tokens.verify(token + "x") is None
+    assert tokens.verify(token) == ("crm", "admin") and tokens.verify(token + "x") is None
 
 
 def test_journal_from_threads_and_another_connection(tmp_path: Path) -> None:
