@@ -68,6 +68,7 @@ class Appliance:
         self.lines: Any = None
         self.plan: Any = None
         self.players: Any = None
+        self.crm: list[Any] = []  # the CRM recorder, webhook delivery and SSE hub
 
     def start(self) -> None:
         heap.limit_arenas()  # before the first of the daemon's threads allocates
@@ -100,6 +101,7 @@ class Appliance:
                            ring_timeout=cfg.ring_timeout)
         self.core.call(self.b2bua.start, self.engine)
 
+        self._start_crm(services)  # before the lines: their first line.up is an event too
         self._start_lines(services)
         self._start_plan(services)
         services.lines = self.line_states
@@ -151,6 +153,25 @@ class Appliance:
         if services.prompts is not None:
             threading.Thread(target=self._system_prompts, args=(services.prompts,), name="prompts",
                              daemon=True).start()
+
+    def _start_crm(self, services: Services) -> None:
+        """Bus events into the outbox (the recorder's thread), a delivery worker per webhook
+        endpoint, and the SSE hub for /api/v1/events. The call history for call.ringing is
+        plugged in as recorder.ringing_extra."""
+        from pbx.crm.config import CrmConfig
+        from pbx.crm.delivery import DeliveryService
+        from pbx.crm.recorder import Recorder
+        from pbx.crm.sse import EventHub
+
+        if services.outbox is None or services.webhooks is None:
+            return
+        settings = Settings(self.cfg.data_dir)
+        crm = CrmConfig.load(settings.get)
+        settings.close()
+        services.events = EventHub(services.outbox, max_clients=crm.sse_clients, keepalive=crm.sse_keepalive)
+        self.crm_recorder = Recorder(self.bus, services.outbox).start()
+        self.crm = [self.crm_recorder, DeliveryService(services.outbox, services.webhooks, self.bus, crm).start(),
+                    services.events]
 
     @staticmethod
     def _system_prompts(prompts: Any) -> None:
@@ -214,6 +235,8 @@ class Appliance:
         """Stop everything; False if the media engine did not shut down in time."""
         systemd.notify("STOPPING=1")
         clean = True
+        if self.crm:
+            self.crm[-1].close()  # the SSE streams end, so the web server can stop
         if self.web is not None:
             self.web.stop()
         if self.core is not None and self.b2bua is not None:
@@ -229,6 +252,8 @@ class Appliance:
         if self.core is not None and not self.core.stop():
             log.error("the media engine did not stop in time")
             clean = False
+        for part in self.crm[:2]:  # the last call records' events are written, then sent or kept
+            part.stop()
         if self.services is not None:
             control = getattr(self, "_control", None)
             if control is not None:

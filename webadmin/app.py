@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from pbx.errors import PbxError
 from pbx.services import Services
-from webadmin import api, dialplan_api, dialplan_pages, line_pages, pages, sim_api
+from webadmin import api, crm_api, dialplan_api, dialplan_pages, line_pages, pages, sim_api
 
 # Sent with every page and API answer: no framing (clickjacking), no MIME sniffing, and no
 # admin URLs leaking to other sites in Referer. (same-origin, not no-referrer: over HTTPS
@@ -47,13 +47,16 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False) 
     app.register_blueprint(api.bp)
     app.register_blueprint(dialplan_api.bp)
     app.register_blueprint(sim_api.bp)
+    app.register_blueprint(crm_api.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no CSRF exposure
     csrf.exempt(dialplan_api.bp)
     csrf.exempt(sim_api.bp)
+    csrf.exempt(crm_api.bp)
     app.view_functions["pages.login"] = limiter.limit(  # type: ignore[assignment]
         "10 per minute", methods=["POST"])(app.view_functions["pages.login"])
     limiter.limit("600 per minute")(api.bp)
     limiter.limit("600 per minute")(dialplan_api.bp)
+    limiter.limit("600 per minute")(crm_api.bp)
 
     @app.after_request
     def security_headers(resp: Response) -> Response:
