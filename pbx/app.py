@@ -185,7 +185,8 @@ class Appliance:
         from webadmin.server import WebServer
 
         app = create_app(services, secret_key=_secret_key(self.cfg.data_dir))
-        self.web = WebServer(app, *self.cfg.http)
+        sse = services.events.max_clients if services.events is not None else 0
+        self.web = WebServer(app, *self.cfg.http, threads=4 + sse)  # SSE streams hold a thread each
         self.web.start()
 
     def status(self) -> dict:

@@ -52,7 +52,8 @@ def events():  # type: ignore[no-untyped-def]
     if hub is None:
         raise LineUnavailable("live events need the running daemon")
     last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-    return Response(hub.open(last), mimetype="text/event-stream",
+    gone = request.environ.get("waitress.client_disconnected") or (lambda: False)
+    return Response(hub.open(last, gone), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

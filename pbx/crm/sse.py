@@ -6,8 +6,9 @@ and its slot freed."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
-from typing import Iterator
+from typing import Callable, Iterator
 
 from pbx.crm.outbox import Outbox, StoredEvent
 from pbx.errors import PbxError
@@ -53,9 +54,11 @@ class EventHub:
                 return self._ring[-1].seq
         return self.outbox.last_seq()
 
-    def open(self, last_event_id: str | None) -> Iterator[str]:
+    def open(self, last_event_id: str | None,
+             gone: Callable[[], bool] = lambda: False) -> Iterator[str]:
         """A client's stream; raises TooManyClients when every slot is taken. The slot is
-        freed when the stream is closed (the client went away, or the server stops)."""
+        freed when the stream is closed: the client went away (`gone`, the web server's
+        check, is asked every second; a failed write tells too) or the server stops."""
         with self._cond:
             if self.clients >= self.max_clients:
                 raise TooManyClients(f"too many live-event clients (at most {self.max_clients}); try again later",
@@ -66,32 +69,38 @@ class EventHub:
         except Exception:
             self._release()
             raise
-        return _Stream(self, self._stream(cursor))
+        return _Stream(self, self._stream(cursor, gone))
 
     def _release(self) -> None:
         with self._cond:
             self.clients -= 1
 
-    def _stream(self, cursor: int) -> Iterator[str]:
+    def _stream(self, cursor: int, gone: Callable[[], bool]) -> Iterator[str]:
         yield f"retry: 3000\n: connected, events after {cursor}\n\n"
-        while not self._closed:
+        quiet_since = time.monotonic()
+        while not self._closed and not gone():
             events = self._after(cursor)
             if events:
                 for event in events:
                     cursor = event.seq
                     yield frame(event)
+                quiet_since = time.monotonic()
                 continue
             with self._cond:
                 if not (self._ring and self._ring[-1].seq > cursor) and not self._closed:
-                    self._cond.wait(self.keepalive)
-                fresh = bool(self._ring and self._ring[-1].seq > cursor)
-            if not fresh:
+                    self._cond.wait(min(1.0, self.keepalive))
+            if time.monotonic() - quiet_since >= self.keepalive:
+                quiet_since = time.monotonic()
                 yield ": keep-alive\n\n"
 
-    def close(self) -> None:
+    def close(self, wait: float = 2.0) -> None:
+        """Ends every stream (the daemon stops), waiting a moment for them to finish."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        deadline = time.monotonic() + wait
+        while self.clients and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 class _Stream:
