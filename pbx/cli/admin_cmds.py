@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 from pbx.cli import add_data_option
+from pbx.crm.config import SETTINGS as CRM_SETTINGS
+from pbx.crm.config import check as check_crm
 from pbx.errors import ValidationError
 from pbx.services import Services, open_services
 from pbx.sip.guard import parse_networks
@@ -92,10 +94,13 @@ SETTINGS = {
     "sip_digest_algorithms": "challenged digest algorithms, e.g. MD5 or SHA-256,MD5",
     "sip_ban_scanners": "on|off: ban known scanner User-Agents and sources that never log in (on)",
     "sip_allow_networks": "networks never banned as scanners, e.g. 192.168.1.0/24,10.0.0.5 (none)",
+    **CRM_SETTINGS,
 }
 
 
 def check_setting(key: str, value: str) -> None:
+    if key in CRM_SETTINGS:
+        check_crm(key, value)
     if key == "sip_ban_scanners" and value.lower() not in SWITCHES:
         raise ValidationError("sip_ban_scanners is on or off")
     if key == "sip_allow_networks":
