@@ -94,7 +94,7 @@ class Receiver:
             self._reply(handler, 500, b"oops", {"Retry-After": "60"})
         else:
             with self.lock:
-                self.accepted.append({"id": msg_id, **envelope})
+                self.accepted.append({"id": msg_id, "received_at": time.time(), **envelope})
                 self.acks[msg_id] += 1
             self._reply(handler, 204, b"")
 
