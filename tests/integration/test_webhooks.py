@@ -5,9 +5,12 @@ seconds are a simulated hour of backoff) and the daemon waits 1 s for an answer
 Events come from text messages the simulated GSM line receives."""
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
+
+import requests
 
 from tests.support.daemon import Daemon, free_port, wait_until
 from tests.support.webhook_receiver import Receiver
@@ -51,7 +54,8 @@ def test_an_hour_down_then_errors_then_healthy_every_event_once_in_order(tmp_pat
         assert wait_until(lambda: line_up(daemon), timeout=20)
         for n in range(5):
             sms(daemon, n)
-        assert wait_until(lambda: len(texts(steady)) == 5, timeout=30), steady.dump()  # one endpoint down: not the other
+        # one endpoint down does not hold the other
+        assert wait_until(lambda: len(texts(steady)) == 5, timeout=30), steady.dump()
         time.sleep(6)  # a simulated hour of refused connections
         waiting = daemon.api(f"crm/outbox?endpoint={flaky_id}&state=pending")["deliveries"]  # type: ignore[call-overload]
         head = min(waiting, key=lambda r: r["event_id"])
@@ -64,7 +68,7 @@ def test_an_hour_down_then_errors_then_healthy_every_event_once_in_order(tmp_pat
         for n in range(5, 10):
             sms(daemon, n)
         assert wait_until(lambda: len(texts(flaky)) == 10 and len(texts(steady)) == 10, timeout=60), flaky.dump()
-        assert wait_until(lambda: not daemon.api(f"crm/outbox?state=pending")["deliveries"], timeout=20)  # type: ignore[call-overload]
+        assert wait_until(lambda: not daemon.api("crm/outbox?state=pending")["deliveries"], timeout=20)  # type: ignore[call-overload]
         time.sleep(1.5)  # nothing more arrives late
 
         assert not flaky.script and flaky.answered["500"] == 2 and flaky.answered["timeout"] == 2, flaky.dump()
@@ -117,4 +121,37 @@ def test_killed_between_writing_and_delivering_the_event_is_delivered_once(tmp_p
         assert [r["state"] for r in rows] == ["delivered", "delivered"]
     finally:
         assert second.stop() == 0, second.log()[-3000:]
+        receiver.down()
+
+
+def test_an_unanswered_gsm_call_is_ringing_ended_and_missed_on_the_webhook_and_the_live_stream(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path / "data", ring_timeout=2, env=FAST)
+    receiver = Receiver(free_port(), lifetime=120).up()
+    _, receiver.secret = add_webhook(daemon, f"http://127.0.0.1:{receiver.port}/hook",
+                                     "--types", "call.ringing,call.ended,call.missed")
+    daemon.start()
+    try:
+        assert wait_until(lambda: line_up(daemon), timeout=20)
+        daemon.api("registrations")  # makes the tests' token
+        stream = requests.get(f"{daemon.url}/api/v1/events", stream=True, timeout=10,
+                              headers={"Authorization": f"Bearer {daemon._token}"})
+        assert stream.status_code == 200
+        daemon.api("sim/gsm1/call", {"from": "89161234567"})
+        live = []
+        for line in stream.iter_lines(decode_unicode=True):
+            if line.startswith("data: "):
+                live.append(json.loads(line[6:]))
+                if live[-1]["type"] == "call.missed":
+                    break
+        stream.close()
+        assert [e["type"] for e in live if e["type"].startswith("call.")][0] == "call.ringing"
+        assert wait_until(lambda: len(receiver.accepted) == 3, timeout=20), receiver.dump()
+        ringing, ended, missed = receiver.accepted
+        assert [ringing["type"], ended["type"], missed["type"]] == ["call.ringing", "call.ended", "call.missed"]
+        assert ringing["data"]["caller"] == "+79161234567" and ringing["data"]["trunk"] == "gsm1"
+        record = daemon.last_call()
+        assert ended["data"] == missed["data"] == record  # the whole call record
+        assert record["direction"] == "inbound" and record["answer"] is None
+    finally:
+        assert daemon.stop() == 0, daemon.log()[-3000:]
         receiver.down()
