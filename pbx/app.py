@@ -69,6 +69,7 @@ class Appliance:
         self.plan: Any = None
         self.players: Any = None
         self.callers: Any = None
+        self.crm: list[Any] = []  # the CRM recorder, webhook delivery and SSE hub
 
     def start(self) -> None:
         heap.limit_arenas()  # before the first of the daemon's threads allocates
@@ -101,6 +102,7 @@ class Appliance:
                            ring_timeout=cfg.ring_timeout)
         self.core.call(self.b2bua.start, self.engine)
 
+        self._start_crm(services)  # before the lines: their first line.up is an event too
         self._start_lines(services)
         self._start_plan(services)
         self._start_callers(services)
@@ -169,6 +171,24 @@ class Appliance:
             services.contacts.on_change = lambda kind, payload: self.bus.publish("contact_changed", kind=kind,
                                                                                  **payload)
         services.caller_policy = lambda: self.callers.policy
+    def _start_crm(self, services: Services) -> None:
+        """Bus events into the outbox (the recorder's thread), a delivery worker per webhook
+        endpoint, and the SSE hub for /api/v1/events. The call history for call.ringing is
+        plugged in as recorder.ringing_extra."""
+        from pbx.crm.config import CrmConfig
+        from pbx.crm.delivery import DeliveryService
+        from pbx.crm.recorder import Recorder
+        from pbx.crm.sse import EventHub
+
+        if services.outbox is None or services.webhooks is None:
+            return
+        settings = Settings(self.cfg.data_dir)
+        crm = CrmConfig.load(settings.get)
+        settings.close()
+        services.events = EventHub(services.outbox, max_clients=crm.sse_clients, keepalive=crm.sse_keepalive)
+        self.crm_recorder = Recorder(self.bus, services.outbox).start()
+        self.crm = [self.crm_recorder, DeliveryService(services.outbox, services.webhooks, self.bus, crm).start(),
+                    services.events]
 
     @staticmethod
     def _system_prompts(prompts: Any) -> None:
@@ -185,7 +205,8 @@ class Appliance:
         api_rate_limit = settings.get("api_rate_limit")  # pbx config set api_rate_limit "600 per minute"
         settings.close()
         app = create_app(services, secret_key=_secret_key(self.cfg.data_dir), api_rate_limit=api_rate_limit)
-        self.web = WebServer(app, *self.cfg.http)
+        sse = services.events.max_clients if services.events is not None else 0
+        self.web = WebServer(app, *self.cfg.http, threads=4 + sse)  # SSE streams hold a thread each
         self.web.start()
 
     def status(self) -> dict:
@@ -235,6 +256,8 @@ class Appliance:
         """Stop everything; False if the media engine did not shut down in time."""
         systemd.notify("STOPPING=1")
         clean = True
+        if self.crm:
+            self.crm[-1].close()  # the SSE streams end, so the web server can stop
         if self.web is not None:
             self.web.stop()
         if self.core is not None and self.b2bua is not None:
@@ -252,6 +275,8 @@ class Appliance:
         if self.core is not None and not self.core.stop():
             log.error("the media engine did not stop in time")
             clean = False
+        for part in self.crm[:2]:  # the last call records' events are written, then sent or kept
+            part.stop()
         if self.services is not None:
             control = getattr(self, "_control", None)
             if control is not None:

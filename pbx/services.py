@@ -16,6 +16,9 @@ from pbx.store.tokens import TokenStore
 from pbx.store.trunks import TrunkStore
 
 if TYPE_CHECKING:
+    from pbx.crm.outbox import Outbox
+    from pbx.crm.sse import EventHub
+    from pbx.crm.webhooks import WebhookStore
     from pbx.dialplan.prompts import PromptLibrary
     from pbx.dialplan.store import DialPlanStore
 
@@ -59,6 +62,9 @@ class Services:
         return caller_history(self.journal, self.contacts, number, limit=limit,
                               repeat_calls=policy.repeat_calls, repeat_hours=policy.repeat_hours)
     contacts: ContactStore | None = None
+    outbox: Outbox | None = None  # CRM events and their deliveries (in the journal's file)
+    webhooks: WebhookStore | None = None
+    events: EventHub | None = None  # live events (SSE); the daemon sets it
 
     def trunk_views(self) -> list[dict]:
         """Each configured trunk with its line's live state ("stopped" without a daemon)."""
@@ -93,11 +99,28 @@ def _dial_plan(data_dir: Path, extensions: ExtensionStore, trunks: TrunkStore) -
     return plan, PromptLibrary(data_dir)
 
 
+def _crm(journal: CallJournal) -> tuple[Any, Any]:
+    """The CRM outbox and webhook endpoints, tables in the journal's file; the outbox
+    writes call.ended in the call record's own transaction (the journal's hook)."""
+    try:
+        from pbx.crm.outbox import Outbox
+        from pbx.crm.webhooks import WebhookStore
+    except ImportError:
+        return None, None
+    outbox = Outbox(journal)
+    journal.on_record = outbox.on_record
+    return outbox, WebhookStore(journal)
+
+
 def open_services(data_dir: Path, realm: str = "pbx") -> Services:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     extensions, trunks = ExtensionStore(data_dir, realm), TrunkStore(data_dir)
     plan, prompts = _dial_plan(data_dir, extensions, trunks)
+    journal = CallJournal(data_dir / "calls.sqlite")
+    outbox, webhooks = _crm(journal)
     return Services(extensions=extensions, tokens=TokenStore(data_dir),
                     admin=AdminStore(data_dir), journal=CallJournal(data_dir / "calls.sqlite"),
                     trunks=trunks, dialplan=plan, prompts=prompts, contacts=open_contacts(data_dir))
+                    admin=AdminStore(data_dir), journal=journal,
+                    trunks=trunks, dialplan=plan, prompts=prompts, outbox=outbox, webhooks=webhooks)

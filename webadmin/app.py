@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from pbx.errors import PbxError
 from pbx.services import Services
 from webadmin import api, api_errors, dialplan_api, dialplan_pages, line_pages, pages, ratelimit, sim_api
-from webadmin import callers_api, contact_pages, contacts_api
+from webadmin import callers_api, contact_pages, contacts_api, crm_api
 
 # Sent with every page and API answer: no framing (clickjacking), no MIME sniffing, and no
 # admin URLs leaking to other sites in Referer. (same-origin, not no-referrer: over HTTPS
@@ -54,11 +54,10 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False,
     app.register_blueprint(callers_api.bp)
     app.register_blueprint(contacts_api.bp)
     app.register_blueprint(contact_pages.bp)
-    csrf.exempt(contacts_api.bp)
+    app.register_blueprint(crm_api.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no CSRF exposure
-    csrf.exempt(dialplan_api.bp)
-    csrf.exempt(sim_api.bp)
-    csrf.exempt(callers_api.bp)
+    for rest in (dialplan_api, sim_api, callers_api, contacts_api, crm_api):
+        csrf.exempt(rest.bp)
     app.view_functions["pages.login"] = limiter.limit(  # type: ignore[assignment]
         "10 per minute", methods=["POST"])(app.view_functions["pages.login"])
     api_errors.install(app)

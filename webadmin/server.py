@@ -12,8 +12,10 @@ from pbx.errors import PbxError
 class WebServer:
     def __init__(self, app: Flask, host: str, port: int, threads: int = 4) -> None:
         try:
+            # lookahead: a channel keeps reading while its request runs, so a live-event
+            # (SSE) stream notices at once that its client went away
             self._server = create_server(app, host=host, port=port, threads=threads,
-                                         ident="pbx-appliance")
+                                         ident="pbx-appliance", channel_request_lookahead=1)
         except OSError as exc:
             raise PbxError(f"web admin cannot listen on {host}:{port}: {exc.strerror}") from exc
         self.host, self.port = host, self._server.effective_port  # type: ignore[union-attr]

@@ -12,6 +12,8 @@ from limits import parse_many
 
 from pbx.cli import add_data_option
 from pbx.contacts.callers import BLOCKED_ACTIONS, CallerPolicy
+from pbx.crm.config import SETTINGS as CRM_SETTINGS
+from pbx.crm.config import check as check_crm
 from pbx.errors import ValidationError
 from pbx.services import Services, open_services
 from pbx.sip.guard import parse_networks
@@ -171,11 +173,14 @@ SETTINGS = {
     "country": "the office's country (ISO code) for numbers written without +, e.g. in contacts (RU)",
     "area_code": "the office's area code for local numbers written without it, e.g. 495 (none)",
     "api_rate_limit": "REST requests per token, e.g. '600 per minute' or '20/second;5000/hour' (600 per minute)",
+    **CRM_SETTINGS,
 }
 LIVE = ("vip_mark", "blocked_callers", "repeat_calls", "repeat_hours")  # the daemon re-reads these
 
 
 def check_setting(key: str, value: str) -> None:
+    if key in CRM_SETTINGS:
+        check_crm(key, value)
     if key == "sip_ban_scanners" and value.lower() not in SWITCHES:
         raise ValidationError("sip_ban_scanners is on or off")
     if key == "country" and value.upper() not in phonenumbers.SUPPORTED_REGIONS:

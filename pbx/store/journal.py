@@ -10,7 +10,7 @@ import sqlite3
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pbx.errors import StorageError
 
@@ -112,6 +112,9 @@ class CallJournal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
+        # Called inside the transaction that inserts a call record (the CRM outbox writes
+        # its call.ended rows there, so both commit or neither does).
+        self.on_record: Callable[[sqlite3.Connection, CallRecord], None] | None = None
         with self._conn() as conn:
             conn.executescript(SCHEMA)
         self._migrate()
@@ -153,6 +156,8 @@ class CallJournal:
             with self._lock, self._conn() as conn:
                 conn.execute("INSERT INTO calls VALUES (:id, :caller, :callee, :direction, :trunk,"
                              " :start, :answer, :end, :duration, :disposition, :details)", row)
+                if self.on_record is not None:
+                    self.on_record(conn, record)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write the call record: {exc}") from exc
 

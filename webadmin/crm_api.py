@@ -1,0 +1,108 @@
+"""The CRM side of the REST bridge: live events over SSE (/api/v1/events), webhook
+endpoints (the secret is shown once, when created) and the outbox (list, retry, drop)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from pbx.errors import LineUnavailable, PbxError, ValidationError
+from pbx.services import Services
+from webadmin.api import require_token
+
+bp = Blueprint("crm", __name__, url_prefix="/api/v1")
+bp.before_request(require_token)
+
+
+class NotInstalled(PbxError):
+    status = 503
+    error_id = "unavailable"
+
+
+def services() -> Services:
+    return current_app.extensions["pbx"]
+
+
+def _webhooks():  # type: ignore[no-untyped-def]
+    store = services().webhooks
+    if store is None:
+        raise NotInstalled("the CRM outbox is not installed")
+    return store
+
+
+def _outbox():  # type: ignore[no-untyped-def]
+    outbox = services().outbox
+    if outbox is None:
+        raise NotInstalled("the CRM outbox is not installed")
+    return outbox
+
+
+def _int_arg(name: str, default: int, most: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise ValidationError(f"{name}: a whole number", details={"field": name})
+    return min(int(raw), most)
+
+
+@bp.get("/events")
+def events():  # type: ignore[no-untyped-def]
+    """Server-sent events: `id:` the event's sequence number, `event:` its type, `data:` the
+    envelope. Resume with the Last-Event-ID header (or ?last_event_id=)."""
+    hub = services().events
+    if hub is None:
+        raise LineUnavailable("live events need the running daemon")
+    last = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    gone = request.environ.get("waitress.client_disconnected") or (lambda: False)
+    return Response(hub.open(last, gone), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@bp.get("/crm/webhooks")
+def list_webhooks():  # type: ignore[no-untyped-def]
+    return jsonify([e.public() for e in _webhooks().list()])
+
+
+@bp.post("/crm/webhooks")
+def add_webhook():  # type: ignore[no-untyped-def]
+    endpoint = _webhooks().add(request.get_json(silent=True))
+    return jsonify({**endpoint.public(), "secret": endpoint.secret}), 201
+
+
+@bp.get("/crm/webhooks/<id>")
+def get_webhook(id: str):  # type: ignore[no-untyped-def]
+    return jsonify(_webhooks().get(id).public())
+
+
+@bp.put("/crm/webhooks/<id>")
+def update_webhook(id: str):  # type: ignore[no-untyped-def]
+    return jsonify(_webhooks().update(id, request.get_json(silent=True)).public())
+
+
+@bp.delete("/crm/webhooks/<id>")
+def delete_webhook(id: str):  # type: ignore[no-untyped-def]
+    _webhooks().delete(id)
+    return "", 204
+
+
+@bp.get("/crm/outbox")
+def list_outbox():  # type: ignore[no-untyped-def]
+    outbox = _outbox()
+    rows = outbox.list(state=request.args.get("state") or None, endpoint=request.args.get("endpoint") or None,
+                       limit=_int_arg("limit", 100, 1000), offset=_int_arg("offset", 0, 10**9))
+    return jsonify({"deliveries": rows, "counts": outbox.counts()})
+
+
+@bp.get("/crm/outbox/<int:id>")
+def get_delivery(id: int):  # type: ignore[no-untyped-def]
+    return jsonify(_outbox().get(id))
+
+
+@bp.post("/crm/outbox/<int:id>/retry")
+def retry_delivery(id: int):  # type: ignore[no-untyped-def]
+    return jsonify(_outbox().retry(id))
+
+
+@bp.delete("/crm/outbox/<int:id>")
+def drop_delivery(id: int):  # type: ignore[no-untyped-def]
+    _outbox().drop(id)
+    return "", 204
