@@ -120,7 +120,5 @@ def open_services(data_dir: Path, realm: str = "pbx") -> Services:
     journal = CallJournal(data_dir / "calls.sqlite")
     outbox, webhooks = _crm(journal)
     return Services(extensions=extensions, tokens=TokenStore(data_dir),
-                    admin=AdminStore(data_dir), journal=CallJournal(data_dir / "calls.sqlite"),
-                    trunks=trunks, dialplan=plan, prompts=prompts, contacts=open_contacts(data_dir))
-                    admin=AdminStore(data_dir), journal=journal,
-                    trunks=trunks, dialplan=plan, prompts=prompts, outbox=outbox, webhooks=webhooks)
+                    admin=AdminStore(data_dir), journal=journal, trunks=trunks, dialplan=plan, prompts=prompts,
+                    contacts=open_contacts(data_dir), outbox=outbox, webhooks=webhooks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
+from werkzeug.routing import BaseConverter
 
 from pbx.contacts.exporter import FORMATS, csv_chunks, vcard_chunks
 from pbx.contacts.importer import import_file
@@ -12,6 +13,14 @@ from webadmin.api import require_token, services
 
 bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1")
 bp.before_request(require_token)
+
+
+class ContactIdConverter(BaseConverter):
+    """Only a contact id matches /contacts/<id>, so /contacts/import is never one."""
+    regex = r"c_[0-9a-f]{16}"
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("contact_id", ContactIdConverter))
 
 MAX_IMPORT = 64 * 2**20  # 64 MB: room for a 50 MB vCard export of a phone; the body is streamed, not held
 IMPORT_TYPES = {"text/csv": "csv", "application/csv": "csv", "text/vcard": "vcard", "text/x-vcard": "vcard",
@@ -66,17 +75,17 @@ def create_contact():  # type: ignore[no-untyped-def]
     return jsonify(store().add(_object()).public()), 201
 
 
-@bp.get("/contacts/<id>")
+@bp.get("/contacts/<contact_id:id>")
 def read_contact(id: str):  # type: ignore[no-untyped-def]
     return jsonify(store().get(id).public())
 
 
-@bp.put("/contacts/<id>")
+@bp.put("/contacts/<contact_id:id>")
 def replace_contact(id: str):  # type: ignore[no-untyped-def]
     return jsonify(store().update(id, _object()).public())
 
 
-@bp.delete("/contacts/<id>")
+@bp.delete("/contacts/<contact_id:id>")
 def delete_contact(id: str):  # type: ignore[no-untyped-def]
     store().delete(id)
     return "", 204

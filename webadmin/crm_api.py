@@ -39,9 +39,9 @@ def _int_arg(name: str, default: int, most: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
-        raise ValidationError(f"{name}: a whole number", details={"field": name})
-    return min(int(raw), most)
+    if not raw.isdigit() or int(raw) > most:
+        raise ValidationError(f"{name}: a whole number up to {most}", details={"field": name})
+    return int(raw)
 
 
 @bp.get("/events")

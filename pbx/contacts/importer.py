@@ -286,6 +286,9 @@ def import_file(store: ContactStore, raw: IO[bytes], fmt: str | None = None,
         fmt = detect_format(reader.peek(SAMPLE)[:SAMPLE])
     if fmt not in ("csv", "vcard"):
         raise ValidationError("format: csv or vcard", details={"field": "format"})
+    start = reader.peek(SAMPLE)[:SAMPLE]
+    if fmt == "vcard" and start.strip() and b"BEGIN:VCARD" not in start.upper():
+        raise ValidationError("the file holds no vCard (BEGIN:VCARD ... END:VCARD)", details={"field": "format"})
     report = ImportReport()
     rows = (csv_rows if fmt == "csv" else vcard_rows)(reader, report)
     if fmt == "csv":

@@ -75,9 +75,9 @@ def _text(data: dict, name: str, limit: int) -> str:
     value = data.get(name, "")
     if value is None:
         return ""
-    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+    if not isinstance(value, str):
         raise ValidationError(f"{name}: expected text", details={"field": name})
-    value = str(value).strip()
+    value = value.strip()
     if len(value) > limit or any(ord(c) < 32 for c in value if c not in "\n\t"):
         raise ValidationError(f"{name}: at most {limit} printable characters", details={"field": name})
     return value
