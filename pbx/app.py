@@ -15,6 +15,7 @@ from hardware.gpio.leds import StatusLeds
 from pbx import heap, systemd
 from pbx.calls.b2bua import B2bua
 from pbx.config import RunConfig
+from pbx.contacts.history import ringing_summary
 from pbx.core import Core
 from pbx.errors import ConfigError
 from pbx.events import EventBus
@@ -69,6 +70,7 @@ class Appliance:
         self.plan: Any = None
         self.players: Any = None
         self.callers: Any = None
+        self.crm_recorder: Any = None
         self.crm: list[Any] = []  # the CRM recorder, webhook delivery and SSE hub
 
     def start(self) -> None:
@@ -171,6 +173,16 @@ class Appliance:
             services.contacts.on_change = lambda kind, payload: self.bus.publish("contact_changed", kind=kind,
                                                                                  **payload)
         services.caller_policy = lambda: self.callers.policy
+        recorder = self.crm_recorder
+        if recorder is not None:  # call.ringing carries the caller's history (on the recorder's thread)
+            recorder.ringing_extra = lambda data: self._ringing_history(services, data)
+
+    @staticmethod
+    def _ringing_history(services: Services, data: dict) -> dict:
+        if data.get("direction") != "inbound" or not data.get("caller"):
+            return {}
+        return {"history": ringing_summary(services.caller_history(data["caller"], limit=5))}
+
     def _start_crm(self, services: Services) -> None:
         """Bus events into the outbox (the recorder's thread), a delivery worker per webhook
         endpoint, and the SSE hub for /api/v1/events. The call history for call.ringing is
