@@ -83,7 +83,7 @@ class Appliance:
                            str(settings.get("sip_digest_algorithms", "MD5")).split(","))
         guard = _guard(settings)
         settings.close()
-        services = self.services = open_services(cfg.data_dir, realm)
+        services = self.services = open_services(cfg.data_dir, realm, live=True)
         self.first_password = services.admin.ensure_admin()
         self.leds = StatusLeds(simulated=cfg.simulated_hardware)
         LedController(self.leds, self.bus)

@@ -112,7 +112,9 @@ def _crm(journal: CallJournal) -> tuple[Any, Any]:
     return outbox, WebhookStore(journal)
 
 
-def open_services(data_dir: Path, realm: str = "pbx") -> Services:
+def open_services(data_dir: Path, realm: str = "pbx", *, live: bool = False) -> Services:
+    """live: for the daemon (the contacts' in-memory index and its watch thread); a CLI
+    command or a test reads the files as it goes."""
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     extensions, trunks = ExtensionStore(data_dir, realm), TrunkStore(data_dir)
@@ -121,4 +123,4 @@ def open_services(data_dir: Path, realm: str = "pbx") -> Services:
     outbox, webhooks = _crm(journal)
     return Services(extensions=extensions, tokens=TokenStore(data_dir),
                     admin=AdminStore(data_dir), journal=journal, trunks=trunks, dialplan=plan, prompts=prompts,
-                    contacts=open_contacts(data_dir), outbox=outbox, webhooks=webhooks)
+                    contacts=open_contacts(data_dir, live=live), outbox=outbox, webhooks=webhooks)

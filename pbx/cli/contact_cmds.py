@@ -28,7 +28,7 @@ FIELD_OPTIONS = (("--name", "name"), ("--company", "company"), ("--email", "emai
 
 
 def store_for(args: argparse.Namespace) -> ContactStore:
-    return open_contacts(Path(args.data))
+    return open_contacts(Path(args.data), live=False)
 
 
 def _fields(args: argparse.Namespace, base: dict[str, Any]) -> dict[str, Any]:

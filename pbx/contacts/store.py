@@ -90,7 +90,9 @@ def _digits(number: str) -> str:
 
 class ContactStore:
     def __init__(self, path: Path | str, country: str = "RU", area_code: str = "", *,
-                 watch_interval: float = 1.0) -> None:
+                 watch_interval: float = 1.0, live: bool = True) -> None:
+        """live: keep the in-memory index (the daemon). A one-shot reader (a CLI command)
+        passes False: no index to build, no watch thread; lookup() then asks the file."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.country, self.area_code = country or "RU", area_code or ""
@@ -101,12 +103,14 @@ class ContactStore:
         self._by_tail: dict[str, str] = {}  # last 10 digits -> the E.164 key in _by_number
         self._numbers_of: dict[str, tuple[str, ...]] = {}  # contact id -> its numbers in the index
         self._seen_seq = 0
-        with self._lock:
-            self._rebuild()
+        self.live = live
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, args=(watch_interval,),
                                          name="contacts-watch", daemon=True)
-        self._watcher.start()
+        if live:
+            with self._lock:
+                self._rebuild()
+            self._watcher.start()
 
     # -- the connection ------------------------------------------------------------------
 
@@ -267,6 +271,8 @@ class ContactStore:
     def lookup(self, number: str) -> CallerInfo | None:
         """The caller's contact from memory only (the ring path): the exact E.164 number,
         else the last 10 digits."""
+        if not self.live:
+            return self._lookup_file(number)
         info = self._by_number.get(number)
         if info is not None:
             return info
@@ -275,6 +281,20 @@ class ContactStore:
             return self._by_number.get(digits)
         key = self._by_tail.get(digits[-TAIL:])
         return self._by_number.get(key) if key is not None else None
+
+    def _lookup_file(self, number: str) -> CallerInfo | None:
+        """lookup() for a store without its index: the same two steps, from the file."""
+        query = ("SELECT c.id, c.name, c.company, c.tier, c.responsible FROM phones p"
+                 " JOIN contacts c ON c.id = p.contact_id WHERE ")
+        digits = _digits(number)
+        with self._lock:
+            row = self._db.execute(query + "p.number = ?", (number,)).fetchone()
+            if row is None and len(digits) < TAIL:
+                row = self._db.execute(query + "p.number = ?", (digits,)).fetchone()
+            elif row is None:
+                row = self._db.execute(query + "p.tail = ? AND p.number LIKE '+%' ORDER BY c.id, p.position LIMIT 1",
+                                       (digits[-TAIL:],)).fetchone()
+        return self._info(row) if row is not None else None
 
     def _contacts(self, where: str, args: Iterable[Any]) -> list[Contact]:
         with self._lock:
@@ -372,6 +392,8 @@ class ContactStore:
         """After a commit: the index takes the change; the watcher need not reload it when
         no other process committed in between (seq follows what it saw). Lock held."""
         for cid, contact in contacts:
+            if not self.live:
+                break
             self._index(cid, contact.caller_info() if contact else None,
                         [p.number for p in contact.phones] if contact else ())
         if seq == self._seen_seq + 1:
@@ -534,7 +556,7 @@ class _Transaction:
             raise StorageError(f"cannot write the contacts store: {exc}") from exc
 
 
-def open_contacts(data_dir: Path) -> ContactStore:
+def open_contacts(data_dir: Path, live: bool = True) -> ContactStore:
     """<data_dir>/contacts.sqlite, its numbers read with the office's `country` and
     `area_code` settings (RU and none unless set: `pbx config set country DE`)."""
     from pbx.store.settings import Settings
@@ -544,5 +566,5 @@ def open_contacts(data_dir: Path) -> ContactStore:
         country, area_code = str(settings.get("country", "RU")).upper(), str(settings.get("area_code", ""))
     finally:
         settings.close()
-    return ContactStore(Path(data_dir) / "contacts.sqlite", country, area_code)
+    return ContactStore(Path(data_dir) / "contacts.sqlite", country, area_code, live=live)
 

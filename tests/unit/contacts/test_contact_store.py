@@ -237,3 +237,19 @@ def test_the_services_open_and_close_the_store(tmp_path: Path) -> None:
     services.contacts.add(ivan())
     services.close()
     assert not services.contacts._watcher.is_alive()
+
+
+def test_a_store_without_its_index_finds_the_same_callers_from_the_file(tmp_path: Path) -> None:
+    """A CLI command opens the store without the index (no load of every contact, no
+    watch thread): lookup() asks the file and answers as the daemon's index does."""
+    live = ContactStore(tmp_path / "c.sqlite")
+    live.add({"name": "Ivan", "phones": ["8 916 123-45-67", "+74951112233"]})
+    live.add({"name": "Short", "phones": ["0123"]})
+    cold = ContactStore(tmp_path / "c.sqlite", live=False)
+    assert not cold._watcher.is_alive() and cold._by_number == {}
+    for number in ("+79161234567", "89161234567", "9161234567", "+74951112233", "0123", "+79990000000", "12"):
+        assert cold.lookup(number) == live.lookup(number), number
+    cold.add({"name": "Olga", "phones": ["+79031112233"]})
+    assert cold.lookup("+79031112233").name == "Olga" and cold._by_number == {}
+    cold.close()
+    live.close()
