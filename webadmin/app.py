@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from pbx.errors import PbxError
 from pbx.services import Services
 from webadmin import api, api_errors, dialplan_api, dialplan_pages, line_pages, pages, ratelimit, sim_api
-from webadmin import callers_api, contact_pages, contacts_api, crm_api
+from webadmin import callers_api, contact_pages, contacts_api, crm_api, crm_pages
 
 # Sent with every page and API answer: no framing (clickjacking), no MIME sniffing, and no
 # admin URLs leaking to other sites in Referer. (same-origin, not no-referrer: over HTTPS
@@ -55,6 +55,7 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False,
     app.register_blueprint(contacts_api.bp)
     app.register_blueprint(contact_pages.bp)
     app.register_blueprint(crm_api.bp)
+    app.register_blueprint(crm_pages.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no CSRF exposure
     for rest in (dialplan_api, sim_api, callers_api, contacts_api, crm_api):
         csrf.exempt(rest.bp)

@@ -209,6 +209,16 @@ class Outbox:
                 "SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall())
         return {state: int(found.get(state, 0)) for state in STATES}
 
+    def counts_by_endpoint(self) -> dict[str, dict[str, int]]:
+        """The same counts per endpoint (the owner's page): endpoint id -> state -> n."""
+        with self.journal._lock:
+            rows = self.journal._conn().execute(
+                "SELECT endpoint_id, state, COUNT(*) FROM deliveries GROUP BY endpoint_id, state").fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for endpoint_id, state, n in rows:
+            out.setdefault(endpoint_id, dict.fromkeys(STATES, 0))[state] = int(n)
+        return out
+
     def retry(self, delivery_id: int) -> dict[str, Any]:
         """A dead (or waiting) delivery goes out again now, in its place in the order."""
         if self.get(delivery_id)["state"] == "delivered":
