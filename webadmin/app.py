@@ -11,8 +11,21 @@ from flask_wtf.csrf import CSRFProtect
 
 from pbx.errors import PbxError
 from pbx.services import Services
-from webadmin import api, api_errors, dialplan_api, dialplan_pages, line_pages, pages, ratelimit, sim_api
-from webadmin import callers_api, contact_pages, contacts_api, crm_api, crm_pages
+from webadmin import (
+    api,
+    api_errors,
+    callers_api,
+    contact_pages,
+    contacts_api,
+    crm_api,
+    crm_pages,
+    dialplan_api,
+    dialplan_pages,
+    line_pages,
+    pages,
+    ratelimit,
+    sim_api,
+)
 
 # Sent with every page and API answer: no framing (clickjacking), no MIME sniffing, and no
 # admin URLs leaking to other sites in Referer. (same-origin, not no-referrer: over HTTPS

@@ -20,7 +20,9 @@ class ContactIdConverter(BaseConverter):
     regex = r"c_[0-9a-f]{16}"
 
 
-bp.record_once(lambda state: state.app.url_map.converters.setdefault("contact_id", ContactIdConverter))
+@bp.record_once
+def _converter(state) -> None:  # type: ignore[no-untyped-def]
+    state.app.url_map.converters.setdefault("contact_id", ContactIdConverter)
 
 MAX_IMPORT = 64 * 2**20  # 64 MB: room for a 50 MB vCard export of a phone; the body is streamed, not held
 IMPORT_TYPES = {"text/csv": "csv", "application/csv": "csv", "text/vcard": "vcard", "text/x-vcard": "vcard",

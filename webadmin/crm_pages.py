@@ -12,11 +12,27 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
 from pbx.crm.events import EVENT_TYPES
-from pbx.errors import PbxError
+from pbx.crm.outbox import Outbox
+from pbx.crm.webhooks import WebhookStore
+from pbx.errors import PbxError, StorageError
 from webadmin.pages import login_required, services
 
 bp = Blueprint("crm_pages", __name__)
 QUEUE_ROWS = 25  # the latest dead and the latest pending deliveries shown, each
+
+
+def outbox() -> Outbox:
+    box = services().outbox
+    if box is None:
+        raise StorageError("the CRM outbox is not installed")
+    return box
+
+
+def webhooks() -> WebhookStore:
+    store = services().webhooks
+    if store is None:
+        raise StorageError("the CRM outbox is not installed")
+    return store
 
 
 def ago(seconds: float) -> str:
@@ -35,21 +51,20 @@ def ago(seconds: float) -> str:
 def endpoint_views(now: float) -> list[dict[str, Any]]:
     """Each endpoint with its outbox counts, its oldest pending delivery (the one its queue
     waits on: age, attempts, next try, last error) and its last delivery that went through."""
-    svc = services()
-    counts = svc.outbox.counts_by_endpoint()
+    counts = outbox().counts_by_endpoint()
     views = []
-    for endpoint in svc.webhooks.list():
-        head = svc.outbox.head(endpoint.id)
+    for endpoint in webhooks().list():
+        head = outbox().head(endpoint.id)
         waiting = None
         if head is not None:
             try:
-                row = svc.outbox.get(head.id)
+                row = outbox().get(head.id)
             except PbxError:  # dropped meanwhile
                 row = None
             if row is not None:
                 waiting = {**row, "age": ago(now - head.event.at),
                            "next_in": ago(row["next_at"] - now) if row["next_at"] > now else "now"}
-        last = svc.outbox.list(state="delivered", endpoint=endpoint.id, limit=1)
+        last = outbox().list(state="delivered", endpoint=endpoint.id, limit=1)
         views.append({"endpoint": endpoint, "counts": counts.get(endpoint.id, {"pending": 0, "delivered": 0,
                                                                                 "dead": 0}),
                       "waiting": waiting, "last_delivered": last[0]["delivered_at"] if last else None})
@@ -62,13 +77,13 @@ def render(form: dict[str, Any] | None = None, created: Any = None, error_field:
     if svc.outbox is None or svc.webhooks is None:
         return render_template("crm.html", installed=False), 503
     now = time.time()
-    urls = {e.id: e.url for e in svc.webhooks.list()}
-    queue = svc.outbox.list(state="dead", limit=QUEUE_ROWS) + svc.outbox.list(state="pending", limit=QUEUE_ROWS)
+    urls = {e.id: e.url for e in webhooks().list()}
+    queue = outbox().list(state="dead", limit=QUEUE_ROWS) + outbox().list(state="pending", limit=QUEUE_ROWS)
     for row in queue:
         row["url"] = urls.get(row["endpoint_id"], row["endpoint_id"])
         row["age"] = ago(now - row["at"])
     resp = render_template("crm.html", installed=True, endpoints=endpoint_views(now), queue=queue,
-                           totals=svc.outbox.counts(), event_types=EVENT_TYPES, created=created,
+                           totals=outbox().counts(), event_types=EVENT_TYPES, created=created,
                            form=form or {"types": []}, error_field=error_field, queue_rows=QUEUE_ROWS)
     # the answer to an add carries the signing secret: never kept by the browser's cache
     return resp, status, {"Cache-Control": "no-store"}
@@ -98,7 +113,7 @@ def add_webhook():  # type: ignore[no-untyped-def]
     form = {"url": request.form.get("url", "").strip(), "types": request.form.getlist("types"),
             "description": request.form.get("description", "")}
     try:
-        endpoint = services().webhooks.add(form)
+        endpoint = webhooks().add(form)
     except PbxError as exc:
         flash(exc.message)
         return render(form, error_field=str(exc.details.get("field", "")), status=exc.status)
@@ -112,7 +127,7 @@ def add_webhook():  # type: ignore[no-untyped-def]
 def set_enabled(id: str):  # type: ignore[no-untyped-def]
     enable = request.form.get("enabled") == "1"
     try:
-        endpoint = services().webhooks.update(id, {"enabled": enable})
+        endpoint = webhooks().update(id, {"enabled": enable})
         flash(f"Webhook {endpoint.url} {'enabled' if enable else 'disabled: its events wait in the outbox'}.")
     except PbxError as exc:
         flash(exc.message)
@@ -123,8 +138,8 @@ def set_enabled(id: str):  # type: ignore[no-untyped-def]
 @login_required
 def delete_webhook(id: str):  # type: ignore[no-untyped-def]
     try:
-        url = services().webhooks.get(id).url
-        services().webhooks.delete(id)
+        url = webhooks().get(id).url
+        webhooks().delete(id)
         flash(f"Webhook {url} deleted, with its undelivered events.")
     except PbxError as exc:
         flash(exc.message)
@@ -135,7 +150,7 @@ def delete_webhook(id: str):  # type: ignore[no-untyped-def]
 @login_required
 def retry(id: int):  # type: ignore[no-untyped-def]
     try:
-        row = services().outbox.retry(id)
+        row = outbox().retry(id)
         flash(f"Delivery {id} ({row['type']}) is sent again now.")
     except PbxError as exc:
         flash(exc.message)
@@ -146,7 +161,7 @@ def retry(id: int):  # type: ignore[no-untyped-def]
 @login_required
 def drop(id: int):  # type: ignore[no-untyped-def]
     try:
-        services().outbox.drop(id)
+        outbox().drop(id)
         flash(f"Delivery {id} dropped: it will not be sent.")
     except PbxError as exc:
         flash(exc.message)

@@ -74,7 +74,8 @@ def contacts_list(args: argparse.Namespace) -> int:
                           "limit": args.limit}, ensure_ascii=False, indent=1))
         return 0
     if not items:
-        print("no contact matches" if args.query else "no contacts yet: pbx contacts add --name NAME --phone mobile:NUMBER")
+        print("no contact matches" if args.query
+              else "no contacts yet: pbx contacts add --name NAME --phone mobile:NUMBER")
         return 0
     rows = [[c.id, c.name, c.company, ", ".join(p.number for p in c.phones), c.tier, c.responsible or "-"]
             for c in items]

@@ -19,7 +19,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import vobject
 
@@ -115,7 +115,7 @@ def _phones(kind: str, value: str) -> list[dict[str, str]]:
 
 def csv_rows(raw: IO[bytes], report: ImportReport) -> Iterator[dict]:
     """Contact rows of a CSV file (with `_row` = line number, `_error` for unreadable rows)."""
-    reader = io.BufferedReader(raw, SAMPLE) if not isinstance(raw, io.BufferedReader) else raw
+    reader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(Any, raw), SAMPLE)
     text, sample = _text_stream(reader)
     try:  # the header line decides: data rows may hold commas in names and notes
         delimiter = csv.Sniffer().sniff(sample.splitlines()[0] if sample.strip() else ",", delimiters=",;\t").delimiter
@@ -193,7 +193,8 @@ TEL_TYPES = {"cell": "mobile", "mobile": "mobile", "iphone": "mobile", "work": "
 def vcard_blocks(text: IO[str]) -> Iterator[tuple[int, str]]:
     """(index from 1, the card's text) for each BEGIN:VCARD .. END:VCARD block; text
     outside blocks is skipped. A block that never ends yields what it has (refused)."""
-    index, lines, depth = 0, [], 0
+    index, depth = 0, 0
+    lines: list[str] = []
     for line in text:
         upper = line.strip().upper()
         if upper == "BEGIN:VCARD":
@@ -257,7 +258,7 @@ def _vcard_contact(index: int, card: Any) -> dict:
 
 
 def vcard_rows(raw: IO[bytes], report: ImportReport) -> Iterator[dict]:
-    reader = io.BufferedReader(raw, SAMPLE) if not isinstance(raw, io.BufferedReader) else raw
+    reader = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(Any, raw), SAMPLE)
     text, _ = _text_stream(reader)
     for index, block in vcard_blocks(text):
         if not block:
@@ -266,7 +267,8 @@ def vcard_rows(raw: IO[bytes], report: ImportReport) -> Iterator[dict]:
         try:
             card = vobject.readOne(block)  # an unreadable line refuses its card: nothing dropped unseen
         except Exception as exc:  # vobject raises ParseError and others for broken cards
-            yield {"_row": index, "_error": f"broken vCard: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}"}
+            why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            yield {"_row": index, "_error": f"broken vCard: {why}"}
             continue
         if card.name.upper() != "VCARD":
             yield {"_row": index, "_error": "broken vCard: not a VCARD"}

@@ -306,7 +306,8 @@ class ContactStore:
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
                 for cid, kind, number in self._db.execute(
-                        f"SELECT contact_id, type, number FROM phones WHERE contact_id IN ({','.join('?' * len(chunk))})"
+                        "SELECT contact_id, type, number FROM phones"
+                        f" WHERE contact_id IN ({','.join('?' * len(chunk))})"
                         " ORDER BY position", chunk):
                     phones.setdefault(cid, []).append(Phone(kind, number))
         return [Contact(**dict(zip(COLUMNS, r, strict=True)), phones=phones.get(r[0], [])) for r in rows]

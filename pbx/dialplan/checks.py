@@ -67,9 +67,9 @@ def check_references(plan: Plan, saved: str) -> None:
 
 def check_unique(plan: Plan, saved: str) -> None:
     """Numbers across numbered objects, feature codes, one `any` inbound route per trunk."""
-    taken: dict[tuple[str, str], str] = {}  # claim -> "kind:id" holding it
+    taken: dict[tuple[str, ...], str] = {}  # claim -> "kind:id" holding it
     for kind, key, rec in _order(plan, saved, last=True):
-        claims = []  # (field, what is claimed, how to say it is taken)
+        claims: list[tuple[str, tuple[str, ...], str]] = []  # (field, what is claimed, how to say it is taken)
         if kind in NUMBERED and rec.get("number"):
             claims.append(("number", ("number", rec["number"]), f"{rec['number']} is already the number of"))
         if kind == "timecondition" and rec.get("feature_code"):

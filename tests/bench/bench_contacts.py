@@ -86,7 +86,8 @@ def main() -> int:
         for _ in range(args.lookups):
             kind = rng.random()
             number = rng.choice(numbers)
-            probes.append(number if kind < 0.6 else ("8" + number[2:]) if kind < 0.8 else f"+7999{rng.randrange(10**7):07d}")
+            stranger = f"+7999{rng.randrange(10**7):07d}"
+            probes.append(number if kind < 0.6 else ("8" + number[2:]) if kind < 0.8 else stranger)
         times = []
         hits = 0
         for number in probes:
@@ -143,7 +144,8 @@ def main() -> int:
                 report = import_file(vstore, raw)
             took = time.perf_counter() - t0
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"vcard: {path.stat().st_size / 2**20:.0f} MB, {n} cards: {report.imported} imported in {took:.1f} s, "
+            print(f"vcard: {path.stat().st_size / 2**20:.0f} MB, {n} cards: "
+                  f"{report.imported} imported in {took:.1f} s, "
                   f"peak RSS +{max(0.0, peak - peak_before):.0f} MB over the process's earlier peak")
             vstore.close()
     finally:

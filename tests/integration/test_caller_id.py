@@ -96,7 +96,7 @@ def test_blocked_callers_are_hung_up_unanswered_or_told_so(pbx: Daemon, tmp_path
     (tmp_path / "contacts.csv").write_text(CSV)
     pbx.pbx("contacts", "import", str(tmp_path / "contacts.csv"))
     assert wait_until(lambda: line_idle(pbx), timeout=20)
-    with AnsweringPhone(pbx, tmp_path) as phone:
+    with AnsweringPhone(pbx, tmp_path):  # registered, so a call that rang it would show
         assert wait_until(lambda: pbx.api("contacts?q=%2B74990000000")["total"] == 1, timeout=5)
         pbx.pbx("sim", "call", "--trunk", "gsm1", "--from", "84990000000")
         assert wait_until(lambda: pbx.last_call()["disposition"] == "blocked", timeout=10)
@@ -120,7 +120,7 @@ def test_a_third_call_in_the_window_is_a_repeat_caller(pbx: Daemon, tmp_path: Pa
 
     for n in range(3):  # nobody is registered: each call ends unanswered at once
         pbx.pbx("sim", "call", "--trunk", "gsm1", "--from", "+79037654321")
-        assert wait_until(lambda: len(records()) == n + 1 and line_idle(pbx), timeout=15)
+        assert wait_until(lambda n=n: len(records()) == n + 1 and line_idle(pbx), timeout=15)
     repeats = [r["details"].get("repeat") for r in reversed(records())]
     assert repeats == [0, 0, 3], repeats
     assert pbx.api("callers/+79037654321")["repeat"]["is_repeat"] is True

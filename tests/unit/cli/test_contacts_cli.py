@@ -37,7 +37,8 @@ def test_add_list_show_edit_delete(pbx) -> None:
         {"type": "mobile", "number": "+79161234567"}, {"type": "other", "number": "+74951234567"}]
     assert pbx("contacts", "edit", cid, "--tier", "blocked", "--responsible", "101")[0] == 0
     shown = json.loads(pbx("contacts", "show", cid)[1])
-    assert (shown["tier"], shown["responsible"], shown["company"], len(shown["phones"])) == ("blocked", "101", "Ромашка", 2)
+    assert (shown["tier"], shown["responsible"], shown["company"], len(shown["phones"])) == (
+        "blocked", "101", "Ромашка", 2)
     assert pbx("contacts", "delete", cid)[0] == 0
     code, _, err = pbx("contacts", "show", cid)
     assert code == 2 and "does not exist" in err

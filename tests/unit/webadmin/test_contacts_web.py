@@ -130,7 +130,8 @@ def test_every_contacts_route_is_in_the_openapi_document(web) -> None:
 def owner(app):
     client = app.test_client()
     token = csrf(client, "/login")
-    assert client.post("/login", data={"user": "admin", "password": OWNER_PASSWORD, "csrf_token": token}).status_code == 302
+    form = {"user": "admin", "password": OWNER_PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=form).status_code == 302
     return client
 
 
