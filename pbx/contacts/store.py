@@ -143,8 +143,10 @@ class ContactStore:
         for number in self._numbers_of.pop(contact_id, ()):
             if number in kept:
                 continue
-            if self._by_number.get(number) is not None and self._by_number[number].contact_id == contact_id:
-                del self._by_number[number]
+            holder = self._by_number.get(number)
+            if holder is None or holder.contact_id != contact_id:
+                continue  # the number has moved to another contact (indexed already): its tail stays
+            del self._by_number[number]
             tail = number[-TAIL:]
             if self._by_tail.get(tail) == number:
                 del self._by_tail[tail]

@@ -253,3 +253,18 @@ def test_a_store_without_its_index_finds_the_same_callers_from_the_file(tmp_path
     assert cold.lookup("+79031112233").name == "Olga" and cold._by_number == {}
     cold.close()
     live.close()
+
+
+def test_a_number_moved_by_another_process_is_found_in_every_format(tmp_path: Path) -> None:
+    """The CLI moves a number from one contact to a new one (whose id sorts first): the
+    daemon's index takes the change and still finds the caller by the last 10 digits."""
+    daemon = ContactStore(tmp_path / "c.sqlite", watch_interval=3600)
+    cli = ContactStore(tmp_path / "c.sqlite", live=False)
+    zed = daemon.add({"id": "c_ffffffffffffffff", "name": "Zed", "phones": ["+79161234567"]})
+    cli.update(zed.id, {"name": "Zed", "phones": []})
+    cli.add({"id": "c_0000000000000000", "name": "Anna", "phones": ["8 916 123-45-67"]})
+    daemon.refresh()
+    assert daemon.lookup("+79161234567").name == "Anna"
+    assert daemon.lookup("89161234567").name == "Anna"
+    cli.close()
+    daemon.close()
