@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -67,11 +67,15 @@ class Caller:
 
 class RecentCallers:
     """Times of recent calls per number, in memory (seeded from the journal at start),
-    so 'N calls in T hours' costs no query while a call rings."""
+    so 'N calls in T hours' costs no query while a call rings. Numbers are kept in the
+    order they last called, so the ones whose calls left the window are dropped from the
+    front, a few per call: never a scan of every number."""
+
+    MAX_NUMBERS = 50_000  # a flood of one-off numbers must not grow without end
 
     def __init__(self, hours: float) -> None:
         self.window = hours * 3600
-        self._calls: dict[str, deque[float]] = {}
+        self._calls: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def seed(self, calls: Iterable[tuple[str, float]]) -> None:
@@ -82,16 +86,16 @@ class RecentCallers:
         """Count this call; the number of calls from `number` in the window, it included."""
         with self._lock:
             times = self._calls.setdefault(number, deque())
+            self._calls.move_to_end(number)
             times.append(at)
             while times and times[0] < at - self.window:
                 times.popleft()
-            if len(self._calls) > 50_000:  # a flood of one-off numbers must not grow without end
-                self._forget_old(at)
+            while self._calls:
+                oldest, its = next(iter(self._calls.items()))
+                if its[-1] >= at - self.window and len(self._calls) <= self.MAX_NUMBERS:
+                    break
+                del self._calls[oldest]
             return len(times)
-
-    def _forget_old(self, now: float) -> None:
-        for number in [n for n, t in self._calls.items() if not t or t[-1] < now - self.window]:
-            del self._calls[number]
 
 
 class CallerDirectory:

@@ -184,3 +184,16 @@ def test_history_names_who_answered_talk_time_missed_calls_and_the_open_callback
     assert caller_history(journal, contacts, "+79161234567", now=t + 900)["open_callback"] is None
     assert caller_history(journal, None, ANONYMOUS)["calls"] == []
     journal.close()
+
+
+def test_recent_callers_forget_old_numbers_and_stay_bounded_without_scanning() -> None:
+    from pbx.contacts.callers import RecentCallers
+
+    recent = RecentCallers(hours=1)
+    recent.MAX_NUMBERS = 100
+    for i in range(1000):  # one-off numbers, one a second
+        recent.note(f"+7903{i:07d}", 1000.0 + i)
+    assert len(recent._calls) == 100  # the bound holds
+    assert recent.note("+79030000999", 2000.0) == 2  # the newest are the ones kept
+    recent.note("+79161234567", 10_000.0)  # hours later: everything older left the window
+    assert list(recent._calls) == ["+79161234567"]
