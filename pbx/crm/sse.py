@@ -14,6 +14,9 @@ from pbx.crm.outbox import Outbox, StoredEvent
 from pbx.errors import PbxError
 
 
+PAGE = 500  # events read from the disk at a time for a client catching up
+
+
 class TooManyClients(PbxError):
     status = 503
     error_id = "busy"
@@ -30,29 +33,30 @@ class EventHub:
         self._cond = threading.Condition()
         self.clients = 0
         self._closed = False
+        self._newest_seq = outbox.last_seq()  # what a client resuming after a restart can catch up to
         outbox.listeners.append(self.publish)
 
     def publish(self, event: StoredEvent) -> None:
         with self._cond:
             self._ring.append(event)
+            self._newest_seq = max(self._newest_seq, event.seq)
             self._cond.notify_all()
 
     def _after(self, seq: int) -> list[StoredEvent]:
+        """What comes after `seq`: from the ring when it reaches back that far, else the
+        next page from the disk (the stream asks again from the page's end, so a client far
+        behind, or resuming after a restart, gets every event)."""
         with self._cond:
-            ring = list(self._ring) if self._ring and self._ring[-1].seq > seq else []
-        if not ring:
+            newest, ring = self._newest_seq, list(self._ring)
+        if seq >= newest:
             return []
-        if ring[0].seq <= seq + 1:
+        if ring and ring[0].seq <= seq + 1:
             return [e for e in ring if e.seq > seq]
-        older = self.outbox.events_after(seq, limit=len(ring) + 1000)  # before the ring: from the disk
-        last = older[-1].seq if older else seq
-        return older + [e for e in ring if e.seq > last]
+        return self.outbox.events_after(seq, limit=PAGE)
 
     def _newest(self) -> int:
         with self._cond:
-            if self._ring:
-                return self._ring[-1].seq
-        return self.outbox.last_seq()
+            return self._newest_seq
 
     def open(self, last_event_id: str | None,
              gone: Callable[[], bool] = lambda: False) -> Iterator[str]:
@@ -87,7 +91,7 @@ class EventHub:
                 quiet_since = time.monotonic()
                 continue
             with self._cond:
-                if not (self._ring and self._ring[-1].seq > cursor) and not self._closed:
+                if self._newest_seq <= cursor and not self._closed:
                     self._cond.wait(min(1.0, self.keepalive))
             if time.monotonic() - quiet_since >= self.keepalive:
                 quiet_since = time.monotonic()
