@@ -199,6 +199,8 @@ class Appliance:
         settings.close()
         services.events = EventHub(services.outbox, max_clients=crm.sse_clients, keepalive=crm.sse_keepalive)
         self.crm_recorder = Recorder(self.bus, services.outbox).start()
+        if self.b2bua is not None:  # call records go in turn with the call's events, off the core
+            self.b2bua.journal = self.crm_recorder
         self.crm = [self.crm_recorder, DeliveryService(services.outbox, services.webhooks, self.bus, crm).start(),
                     services.events]
 

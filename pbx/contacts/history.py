@@ -10,9 +10,9 @@ import time
 from typing import Any
 
 from pbx.numbers import ANONYMOUS, normalise
+from pbx.store.journal import is_missed
 
 ANSWERED = "answered"
-NOT_MISSED = ("answered", "blocked")  # a blocked caller was turned away on purpose
 
 
 def _entry(record: Any) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def _entry(record: Any) -> dict[str, Any]:
             "disposition": record.disposition, "answered": record.disposition == ANSWERED,
             "answered_by": details.get("answered_by") or (record.callee if record.disposition == ANSWERED
                                                           and not inbound else None),
-            "talk_seconds": record.duration, "missed": inbound and record.disposition not in NOT_MISSED,
+            "talk_seconds": record.duration, "missed": is_missed(record.direction, record.disposition),
             "repeat": bool(details.get("repeat")), "recordings": list(details.get("recordings", []))}
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from pbx.crm.events import EVENT_TYPES, envelope
 from pbx.errors import Conflict, NotFound, StorageError, ValidationError
-from pbx.store.journal import CallJournal, CallRecord
+from pbx.store.journal import CallJournal, CallRecord, is_missed
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +100,23 @@ class Outbox:
             raise StorageError(f"cannot write the events: {exc}") from exc
         return events
 
-    def on_record(self, conn: sqlite3.Connection, record: CallRecord) -> None:
+    def on_record(self, conn: sqlite3.Connection, record: CallRecord) -> list[StoredEvent]:
         """CallJournal's hook, inside the transaction storing the record: call.ended with the
-        whole record, and call.missed for an inbound call nobody answered."""
+        whole record, and call.missed for an inbound call nobody answered (a blocked caller
+        was turned away, not missed)."""
         data = record.to_dict()
         events = [self._insert(conn, "call.ended", data, record.end)]
-        if record.direction == "inbound" and record.answer is None:
+        if is_missed(record.direction, record.disposition):
             events.append(self._insert(conn, "call.missed", data, record.end))
-        for event in events:  # seen by the workers once the journal commits and frees the lock
+        return events
+
+    def add_record(self, record: CallRecord) -> list[StoredEvent]:
+        """The call record and its events in one transaction; the workers and live clients
+        hear of the events once it has committed."""
+        events = self.journal.add(record) or []
+        for event in events:
             self._tell(event)
+        return events
 
     def _insert(self, conn: sqlite3.Connection, kind: str, data: dict[str, Any], at: float) -> StoredEvent:
         if kind not in EVENT_TYPES:

@@ -14,6 +14,14 @@ from typing import Any, Callable
 
 from pbx.errors import StorageError
 
+NOT_MISSED = ("answered", "blocked")  # an unanswered call is missed, unless it was turned away on purpose
+
+
+def is_missed(direction: str, disposition: str) -> bool:
+    """An inbound call that nobody answered (and the appliance did not refuse on purpose)."""
+    return direction == "inbound" and disposition not in NOT_MISSED
+
+
 DISPOSITIONS = ("answered", "busy", "no_answer", "unavailable", "unknown_number", "cancelled", "failed",
                 "forbidden", "no_route", "blocked")
 # forbidden: the caller may not call that number; no_route: no inbound route; blocked: a blocked contact
@@ -113,8 +121,9 @@ class CallJournal:
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         # Called inside the transaction that inserts a call record (the CRM outbox writes
-        # its call.ended rows there, so both commit or neither does).
-        self.on_record: Callable[[sqlite3.Connection, CallRecord], None] | None = None
+        # its call.ended rows there, so both commit or neither does); add() returns what it
+        # returned once the transaction has committed.
+        self.on_record: Callable[[sqlite3.Connection, CallRecord], Any] | None = None
         with self._conn() as conn:
             conn.executescript(SCHEMA)
         self._migrate()
@@ -147,7 +156,7 @@ class CallJournal:
             self._db = conn
         return self._db
 
-    def add(self, record: CallRecord) -> None:
+    def add(self, record: CallRecord) -> Any:
         if record.disposition not in DISPOSITIONS:
             raise ValueError(f"unknown disposition {record.disposition}")
         row = asdict(record)
@@ -156,10 +165,10 @@ class CallJournal:
             with self._lock, self._conn() as conn:
                 conn.execute("INSERT INTO calls VALUES (:id, :caller, :callee, :direction, :trunk,"
                              " :start, :answer, :end, :duration, :disposition, :details)", row)
-                if self.on_record is not None:
-                    self.on_record(conn, record)
+                written = self.on_record(conn, record) if self.on_record is not None else None
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write the call record: {exc}") from exc
+        return written
 
     def list(self, limit: int = 100, since: float | None = None) -> list[CallRecord]:
         query, args = "SELECT * FROM calls", []
@@ -183,7 +192,7 @@ class CallJournal:
         marks = ",".join("?" * len(numbers))
         with self._lock:
             row = self._conn().execute(
-                f"SELECT COUNT(*), SUM(direction = 'inbound' AND disposition NOT IN ('answered', 'blocked'))"
+                f"SELECT COUNT(*), SUM(direction = 'inbound' AND disposition NOT IN {NOT_MISSED!r})"
                 f" FROM calls WHERE caller IN ({marks}) OR callee IN ({marks})", [*numbers, *numbers]).fetchone()
         return int(row[0]), int(row[1] or 0)
 
@@ -216,7 +225,7 @@ class CallJournal:
             counts = {d: n for d, n in self._conn().execute(
                 "SELECT disposition, COUNT(*) FROM calls WHERE start >= ? GROUP BY disposition", [since])}
         total = sum(counts.values())
-        answered, blocked = counts.get("answered", 0), counts.get("blocked", 0)
+        answered, blocked = counts.get("answered", 0), counts.get("blocked", 0)  # blocked: not missed
         return {"total": total, "answered": answered, "missed": total - answered - blocked, "blocked": blocked}
 
     def add_sms(self, sms: SmsRecord) -> SmsRecord:

@@ -79,10 +79,20 @@ def test_call_ended_and_missed_commit_with_the_call_record_or_not_at_all(crm) ->
         outbox.on_record(conn, rec)
         raise sqlite3.OperationalError("disk I/O error")
 
+    told = []
+    outbox.listeners.append(told.append)
+
     journal.on_record = failing
     with pytest.raises(StorageError):
-        journal.add(record("c3"))
+        outbox.add_record(record("c3"))
     assert journal.count() == 2 and len(outbox.list()) == 3  # neither the record nor its events
+    assert told == []  # and no live client heard of events that were never written
+    journal.on_record = outbox.on_record
+    assert [e.type for e in outbox.add_record(record("c4"))] == ["call.ended", "call.missed"]
+    assert [e.type for e in told] == ["call.ended", "call.missed"]  # told once committed
+    blocked = record("c5")
+    blocked.disposition = "blocked"
+    assert [e.type for e in outbox.add_record(blocked)] == ["call.ended"]  # turned away, not missed
 
 
 def test_retry_and_drop(crm) -> None:
@@ -157,3 +167,51 @@ def test_settings_and_environment_and_the_fast_clock() -> None:
     clock = Clock(600)
     assert abs(clock.age(time.time() - 6) - 3600) < 5  # six real seconds are a delivery hour
     assert abs(clock.after(3600) - time.time() - 6) < 0.1
+
+
+def test_a_slow_history_never_lets_a_call_end_before_it_rang(crm) -> None:
+    """The recorder writes in the order things happened: the ringing event (whose history
+    takes a while) before the record and its call.ended, which the B2BUA hands it later."""
+    from pbx.crm.recorder import Recorder
+    from pbx.events import EventBus
+
+    _, outbox, hooks = crm
+    a = hooks.add({"url": "http://127.0.0.1:9/a"})
+    bus = EventBus()
+
+    def slow_history(data: dict) -> dict:
+        time.sleep(0.8)
+        return {"history": {"calls": 1}}
+
+    recorder = Recorder(bus, outbox, ringing_extra=slow_history).start()
+    bus.publish("call_started", id="c1", caller="+79161234567", callee="*", direction="inbound")
+    bus.publish("call_answered", id="c1", caller="+79161234567", callee="101", by="101")
+    time.sleep(0.1)  # the recorder is busy with the history now
+    recorder.add(record("c1", answered=True))
+    recorder.stop()
+    types = [d["type"] for d in sorted(outbox.list(endpoint=a.id), key=lambda d: d["event_id"])]
+    assert types == ["call.ringing", "call.answered", "call.ended"]
+    ringing = next(d for d in outbox.list(endpoint=a.id) if d["type"] == "call.ringing")
+    assert outbox.get(ringing["id"])["payload"]["data"]["history"] == {"calls": 1}
+
+
+def test_a_live_client_far_behind_or_resuming_after_a_restart_gets_every_event(crm) -> None:
+    from pbx.crm.sse import EventHub
+
+    _, outbox, _ = crm
+    hub = EventHub(outbox, size=5, keepalive=0.2)
+    outbox.append_many([("sms.received", {"n": n}, time.time()) for n in range(1200)])  # far past the ring
+
+    def seqs(hub: EventHub, last: str, until: int) -> list[int]:
+        stream, got = hub.open(last), []
+        for chunk in stream:
+            got += [int(line[4:]) for line in chunk.splitlines() if line.startswith("id: ")]
+            if got and got[-1] >= until:
+                break
+        stream.close()
+        return got
+
+    assert seqs(hub, "0", 1200) == list(range(1, 1201))
+    restarted = EventHub(outbox, size=5, keepalive=0.2)  # an empty ring, events on the disk
+    assert seqs(restarted, "1000", 1200) == list(range(1001, 1201))
+    assert restarted.clients == 0
