@@ -49,6 +49,7 @@ def test_owner_builds_an_ivr_with_a_spoken_prompt_and_a_ring_group(browser, tmp_
         assert audio.get_attribute("controls") is not None
 
         browser.find_element(By.LINK_TEXT, "Ring groups").click()
+        assert shows(browser, "<h1>Ring groups</h1>")  # the new page, not the old one's form
         fill_form(browser, "form-ringgroup", id="sales", name="Sales", number="600", strategy="hunt",
                   members="101, 102", ring_time="soon", no_answer="hangup")
         browser.find_element(By.ID, "save-ringgroup").click()
@@ -60,6 +61,7 @@ def test_owner_builds_an_ivr_with_a_spoken_prompt_and_a_ring_group(browser, tmp_
         assert shows(browser, "Ring group sales saved")
 
         browser.find_element(By.LINK_TEXT, "IVRs").click()
+        assert shows(browser, "<h1>IVR menus</h1>")  # the new page, not the old one's form
         fill_form(browser, "form-ivr", id="main", name="Main menu", prompt="welcome",
                   **{"keys.1": "ringgroup:sales", "keys.0": "extension:101"}, timeout_destination="ringgroup:sales")
         browser.find_element(By.ID, "save-ivr").click()
@@ -79,6 +81,7 @@ def test_owner_builds_an_ivr_with_a_spoken_prompt_and_a_ring_group(browser, tmp_
 
         # the line's own default route sends its calls to the menu, and a call follows it
         browser.find_element(By.LINK_TEXT, "Routes").click()
+        assert shows(browser, "<h1>Inbound routes</h1>")  # the new page, not the old one's form
         fill_form(browser, "form-inbound", id="gsm-menu", trunk="gsm1", caller="any",
                   destination="ivr:main", position="10")
         browser.find_element(By.ID, "save-inbound").click()
