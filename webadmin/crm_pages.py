@@ -128,7 +128,7 @@ def set_enabled(id: str):  # type: ignore[no-untyped-def]
     enable = request.form.get("enabled") == "1"
     try:
         endpoint = webhooks().update(id, {"enabled": enable})
-        flash(f"Webhook {endpoint.url} {'enabled' if enable else 'disabled: its events wait in the outbox'}.")
+        flash(f"Webhook {endpoint.url} {'enabled' if enable else 'disabled: no events are kept for it until it is enabled again'}.")
     except PbxError as exc:
         flash(exc.message)
     return back()

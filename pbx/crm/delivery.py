@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 import time
+import urllib.parse
 from typing import Any
 
 import requests
@@ -53,6 +54,19 @@ def retry_delay(failures: int, retry_after: float | None, cfg: CrmConfig, rng: A
     if retry_after is not None:
         return min(retry_after, cfg.dead_letter_after)
     return backoff(failures, cfg.retry_base, cfg.retry_max, rng)
+
+
+def public_url(url: str, error: str) -> tuple[str, str]:
+    """The endpoint's address without what may be a secret (user:password@, the query
+    string) and the error with those taken out: the alert goes to every other endpoint."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    shown = urllib.parse.urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""),
+                                     parts.path, "", ""))
+    for secret in (parts.query, parts.username, parts.password):
+        if secret:
+            error = error.replace(secret, "***")
+    return shown, error
 
 
 class EndpointWorker:
@@ -124,9 +138,10 @@ class EndpointWorker:
             log.warning("webhook %s: event %s is a dead letter after %d attempts (%s)", endpoint.id,
                         event.msg_id, failures, error)
             if event.type != "outbox.dead_letter":  # no alert about an alert: no endless chain
+                url, shown_error = public_url(endpoint.url, error)
                 self.bus.publish("outbox_dead_letter", delivery=delivery.id, endpoint=endpoint.id,
-                                 url=endpoint.url, event=event.msg_id, event_type=event.type,
-                                 attempts=failures, error=error)
+                                 url=url, event=event.msg_id, event_type=event.type,
+                                 attempts=failures, error=shown_error)
             return
         delay = retry_delay(failures, retry_after, self.cfg)
         self.outbox.failed(delivery.id, error, status, self.clock.after(delay))

@@ -215,3 +215,12 @@ def test_a_live_client_far_behind_or_resuming_after_a_restart_gets_every_event(c
     restarted = EventHub(outbox, size=5, keepalive=0.2)  # an empty ring, events on the disk
     assert seqs(restarted, "1000", 1200) == list(range(1001, 1201))
     assert restarted.clients == 0
+
+
+def test_a_dead_letter_alert_does_not_pass_on_an_endpoints_secrets() -> None:
+    from pbx.crm.delivery import public_url
+
+    url, error = public_url("https://crm:s3cret@example.com:8443/hook?token=abc123",
+                            "HTTPSConnectionPool: Max retries exceeded with url: /hook?token=abc123 (s3cret)")
+    assert url == "https://example.com:8443/hook"
+    assert "abc123" not in error and "s3cret" not in error and "Max retries" in error

@@ -90,7 +90,7 @@ def test_enable_disable_and_delete_with_its_waiting_deliveries(plan: Plan) -> No
     resp = post(owner, f"/crm/webhooks/{endpoint.id}/enabled", enabled="0")
     assert resp.status_code == 302 and not plan.services.webhooks.get(endpoint.id).enabled
     page = owner.get("/crm").get_data(as_text=True)
-    assert "disabled: its events wait in the outbox" in page and f'id="toggle-{endpoint.id}">Enable<' in page
+    assert "disabled: no events are kept for it" in page and f'id="toggle-{endpoint.id}">Enable<' in page
     post(owner, f"/crm/webhooks/{endpoint.id}/enabled", enabled="1")
     assert plan.services.webhooks.get(endpoint.id).enabled
 
