@@ -1,6 +1,9 @@
 """Contacts over the REST bridge: a paged, searchable list, one contact's CRUD, import
-(a CSV or vCard body, read as a stream into one transaction) and a streamed export."""
+(a CSV or vCard body, spooled whole, then read into one transaction) and a streamed export."""
 from __future__ import annotations
+
+import shutil
+import tempfile
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 from werkzeug.routing import BaseConverter
@@ -103,7 +106,12 @@ def import_contacts():  # type: ignore[no-untyped-def]
     if fmt not in ("csv", "vcard"):
         raise ValidationError("send the file as text/csv or text/vcard (or give ?format=csv|vcard)",
                               details={"field": "format"})
-    report = import_file(store(), _Limited(request.stream, MAX_IMPORT), fmt)
+    # The whole body first: the import holds the store's write lock, which a slow client
+    # must not keep for as long as it takes to send the file.
+    with tempfile.SpooledTemporaryFile(max_size=8 * 2**20) as body:
+        shutil.copyfileobj(_Limited(request.stream, MAX_IMPORT), body, 2**20)
+        body.seek(0)
+        report = import_file(store(), body, fmt)
     return jsonify(report.public())
 
 

@@ -219,7 +219,6 @@ class ContactStore:
             version = self._db.execute("PRAGMA data_version").fetchone()[0]
             if version == self._data_version:
                 return 0
-            self._data_version = version
             self._db.execute("BEGIN")  # one snapshot for the seq, the rows and the tombstones
             try:
                 seq = self._meta("seq")
@@ -238,6 +237,7 @@ class ContactStore:
                     changed = [("deleted" if cid not in self._numbers_of else
                                 "updated" if cid in known else "created", cid) for cid in ids]
                 self._seen_seq = seq
+                self._data_version = version  # only once taken in: a failed reload is tried again
             finally:
                 self._db.execute("COMMIT")
         self._announce_foreign(changed)
