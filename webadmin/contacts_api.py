@@ -12,7 +12,7 @@ from pbx.contacts.exporter import FORMATS, csv_chunks, vcard_chunks
 from pbx.contacts.importer import import_file
 from pbx.contacts.store import ContactStore
 from pbx.errors import PbxError, StorageError, ValidationError
-from webadmin.api import require_token, services
+from webadmin.api import query_int, require_token, services
 
 bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1")
 bp.before_request(require_token)
@@ -51,17 +51,6 @@ def _object() -> dict:
     return body
 
 
-def _int(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationError(f"{name}: an integer", details={"field": name}) from None
-    if not low <= value <= high:
-        raise ValidationError(f"{name}: from {low} to {high}", details={"field": name})
-    return value
-
-
 def page(contacts: ContactStore, q: str, offset: int, limit: int) -> dict:
     items, total = contacts.search(q, offset, limit)
     return {"items": [c.public() for c in items], "total": total, "offset": offset, "limit": limit}
@@ -72,7 +61,7 @@ def list_contacts():  # type: ignore[no-untyped-def]
     q = request.args.get("q", "")
     if len(q) > 200:
         raise ValidationError("q: at most 200 characters", details={"field": "q"})
-    return jsonify(page(store(), q, _int("offset", 0, 0, 10**9), _int("limit", 50, 1, 1000)))
+    return jsonify(page(store(), q, query_int("offset", 0, 0, 10**9), query_int("limit", 50, 1, 1000)))
 
 
 @bp.post("/contacts")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from pbx.errors import LineUnavailable, PbxError, ValidationError
+from pbx.errors import LineUnavailable, PbxError
 from pbx.services import Services
-from webadmin.api import require_token
+from webadmin.api import query_int, require_token
 
 bp = Blueprint("crm", __name__, url_prefix="/api/v1")
 bp.before_request(require_token)
@@ -33,15 +33,6 @@ def _outbox():  # type: ignore[no-untyped-def]
     if outbox is None:
         raise NotInstalled("the CRM outbox is not installed")
     return outbox
-
-
-def _int_arg(name: str, default: int, most: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or int(raw) > most:
-        raise ValidationError(f"{name}: a whole number up to {most}", details={"field": name})
-    return int(raw)
 
 
 @bp.get("/events")
@@ -88,7 +79,7 @@ def delete_webhook(id: str):  # type: ignore[no-untyped-def]
 def list_outbox():  # type: ignore[no-untyped-def]
     outbox = _outbox()
     rows = outbox.list(state=request.args.get("state") or None, endpoint=request.args.get("endpoint") or None,
-                       limit=_int_arg("limit", 100, 1000), offset=_int_arg("offset", 0, 10**9))
+                       limit=query_int("limit", 100, 0, 1000), offset=query_int("offset", 0, 0, 10**9))
     return jsonify({"deliveries": rows, "counts": outbox.counts()})
 
 

@@ -128,7 +128,8 @@ def set_enabled(id: str):  # type: ignore[no-untyped-def]
     enable = request.form.get("enabled") == "1"
     try:
         endpoint = webhooks().update(id, {"enabled": enable})
-        flash(f"Webhook {endpoint.url} {'enabled' if enable else 'disabled: no events are kept for it until it is enabled again'}.")
+        state = "enabled" if enable else "disabled: no events are kept for it until it is enabled again"
+        flash(f"Webhook {endpoint.url} {state}.")
     except PbxError as exc:
         flash(exc.message)
     return back()

@@ -8,21 +8,9 @@ import json
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
 
-from tests.e2e.test_web_admin import SCREENSHOTS, browser, first_login, shows  # noqa: F401 (browser: fixture)
+from tests.e2e.test_web_admin import SCREENSHOTS, browser, fill_form, first_login, shows  # noqa: F401 (browser: fixture)
 from tests.support.daemon import Daemon
-
-
-def fill_form(driver, form_id: str, **fields: str) -> None:
-    form = driver.find_element(By.ID, form_id)
-    for name, value in fields.items():
-        box = form.find_element(By.NAME, name)
-        if box.tag_name == "select":
-            Select(box).select_by_value(value)
-        else:
-            box.clear()
-            box.send_keys(value)
 
 
 def test_owner_adds_finds_and_imports_contacts(browser, tmp_path: Path) -> None:  # noqa: F811

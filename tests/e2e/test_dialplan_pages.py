@@ -10,26 +10,13 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
 
-from tests.e2e.test_web_admin import SCREENSHOTS, browser, first_login, shows  # noqa: F401 (browser: fixture)
+from tests.e2e.test_web_admin import SCREENSHOTS, browser, fill_form, first_login, shows  # noqa: F401 (browser: fixture)
 from tests.integration.phone import AnsweringPhone
 from tests.support.daemon import Daemon, wait_until
 
 pytest.importorskip("pbx.dialplan.store")
 pytest.importorskip("pbx.dialplan.prompts")
-
-
-def fill_form(driver, form_id: str, **fields: str) -> None:
-    """Type into one form's inputs and pick in its selects (pages hold several forms)."""
-    form = driver.find_element(By.ID, form_id)
-    for name, value in fields.items():
-        box = form.find_element(By.NAME, name)
-        if box.tag_name == "select":
-            Select(box).select_by_value(value)
-        else:
-            box.clear()
-            box.send_keys(value)
 
 
 def test_owner_builds_an_ivr_with_a_spoken_prompt_and_a_ring_group(browser, tmp_path: Path) -> None:  # noqa: F811

@@ -13,7 +13,7 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.support.daemon import Daemon
 from tests.support.rawsip import Phone
@@ -43,6 +43,18 @@ def shows(driver, text: str, timeout: float = 10) -> bool:
         return True
     except TimeoutException:
         return False
+
+
+def fill_form(driver, form_id: str, **fields: str) -> None:
+    """Type into one form's inputs and pick in its selects (pages hold several forms)."""
+    form = driver.find_element(By.ID, form_id)
+    for name, value in fields.items():
+        box = form.find_element(By.NAME, name)
+        if box.tag_name == "select":
+            Select(box).select_by_value(value)
+        else:
+            box.clear()
+            box.send_keys(value)
 
 
 def fill(driver, **fields: str) -> None:
