@@ -284,6 +284,7 @@ class Appliance:
             self.lines.stop()
         if self.callers is not None:
             self.callers.stop()
+            self._caller_settings.close()
         if self.edge is not None:
             self.edge.stop()
         if self.core is not None and not self.core.stop():
