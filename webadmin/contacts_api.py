@@ -27,7 +27,7 @@ class ContactIdConverter(BaseConverter):
 def _converter(state) -> None:  # type: ignore[no-untyped-def]
     state.app.url_map.converters.setdefault("contact_id", ContactIdConverter)
 
-MAX_IMPORT = 64 * 2**20  # 64 MB: room for a 50 MB vCard export of a phone; the body is streamed, not held
+MAX_IMPORT = 64 * 2**20  # 64 MB: room for a 50 MB vCard export of a phone; spooled to disk past 8 MB
 IMPORT_TYPES = {"text/csv": "csv", "application/csv": "csv", "text/vcard": "vcard", "text/x-vcard": "vcard",
                 "text/directory": "vcard"}
 
