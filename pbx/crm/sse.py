@@ -13,7 +13,6 @@ from typing import Callable, Iterator
 from pbx.crm.outbox import Outbox, StoredEvent
 from pbx.errors import PbxError
 
-
 PAGE = 500  # events read from the disk at a time for a client catching up
 
 
