@@ -65,17 +65,26 @@ class Daemon:
                               capture_output=True, text=True, check=check, cwd=REPO,
                               env=self.env, timeout=60)
 
-    def start(self, timeout: float = 30.0) -> "Daemon":
-        cmd = [sys.executable, "-m", "pbx", "run", "--data", str(self.data_dir), "--sip", self.sip,
-               "--http", f"127.0.0.1:{self.http_port}", "--ring-timeout", str(self.ring_timeout)]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        ready = threading.Event()
-        threading.Thread(target=self._read, args=(ready,), daemon=True).start()
-        if not ready.wait(timeout):
-            self.stop()
-            raise RuntimeError("daemon did not start:\n" + "".join(self.output[-50:]))
-        return self
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> "Daemon":
+        """Start and wait for "PBX running". A port found free may be taken by another
+        process before the daemon binds it: then again on new ports."""
+        for _ in range(attempts):
+            cmd = [sys.executable, "-m", "pbx", "run", "--data", str(self.data_dir), "--sip", self.sip,
+                   "--http", f"127.0.0.1:{self.http_port}", "--ring-timeout", str(self.ring_timeout)]
+            self.output.clear()
+            self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True)
+            ready = threading.Event()
+            threading.Thread(target=self._read, args=(ready,), daemon=True).start()
+            if not ready.wait(timeout):
+                self.stop()
+                raise RuntimeError("daemon did not start:\n" + "".join(self.output[-50:]))
+            running = any(line.startswith("PBX running") for line in self.output)
+            if running or not any("Address already in use" in line for line in self.output):
+                return self
+            self.proc.wait()
+            self.sip_port, self.http_port = free_port(), free_port()
+        raise RuntimeError("daemon did not start:\n" + "".join(self.output[-50:]))
 
     def _read(self, ready: threading.Event) -> None:
         assert self.proc and self.proc.stdout
