@@ -40,7 +40,7 @@ def test_owner_builds_an_ivr_with_a_spoken_prompt_and_a_ring_group(browser, tmp_
         fill_form(browser, "form-ringgroup", id="sales", name="Sales", number="600", strategy="hunt",
                   members="101, 102", ring_time="soon", no_answer="hangup")
         browser.find_element(By.ID, "save-ringgroup").click()
-        assert shows(browser, "ring_time")
+        assert shows(browser, "ring_time must be a number")  # the answer page, with the field marked
         assert "error" in browser.find_element(By.NAME, "ring_time").get_attribute("class")
         assert browser.find_element(By.NAME, "members").get_attribute("value") == "101, 102"  # as typed
         fill_form(browser, "form-ringgroup", ring_time="15")
