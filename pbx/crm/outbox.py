@@ -161,11 +161,7 @@ class Outbox:
         return Delivery(row[0], row[1], row[2], row[3], StoredEvent(*tuple(row)[4:]))
 
     def _update(self, sql: str, args: tuple) -> int:
-        try:
-            with self.journal._lock, self.journal._conn() as conn:
-                return conn.execute(sql, args).rowcount
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot update the outbox: {exc}") from exc
+        return self.journal.write(sql, args, "the outbox")
 
     def delivered(self, delivery_id: int, status: int) -> None:
         self._update("UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = ?,"

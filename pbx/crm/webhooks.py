@@ -69,11 +69,7 @@ class WebhookStore:
             journal._conn().executescript(SCHEMA)
 
     def _write(self, sql: str, args: tuple) -> int:
-        try:
-            with self.journal._lock, self.journal._conn() as conn:
-                return conn.execute(sql, args).rowcount
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot write the webhook endpoint: {exc}") from exc
+        return self.journal.write(sql, args, "the webhook endpoint")
 
     def add(self, data: dict[str, Any]) -> Endpoint:
         """A new endpoint with a fresh secret (returned here, and never listed)."""

@@ -245,6 +245,15 @@ class CallJournal:
             rows = self._conn().execute("SELECT * FROM sms ORDER BY at DESC, id DESC LIMIT ?", [limit]).fetchall()
         return [SmsRecord(**dict(r)) for r in rows]
 
+    def write(self, sql: str, args: tuple, what: str) -> int:
+        """One statement in its own transaction on the shared connection; the rows it
+        changed. A StorageError says what could not be written (the CRM tables use it)."""
+        try:
+            with self._lock, self._conn() as conn:
+                return conn.execute(sql, args).rowcount
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot write {what}: {exc}") from exc
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
