@@ -14,6 +14,7 @@ from typing import Any, Callable
 from pbx.dialplan.patterns import DialPattern
 from pbx.dialplan.schedule import Schedule, ScheduleError
 from pbx.errors import ValidationError
+from pbx.recording.policy import POLICIES
 from pbx.store.trunks import NAME as TRUNK_NAME
 
 KINDS = ("prompt", "ivr", "ringgroup", "timecondition", "announcement", "inbound", "outbound", "permission")
@@ -155,6 +156,12 @@ trunk = matching(TRUNK_NAME, "a trunk name such as gsm1")
 member = matching(re.compile(r"^(\*|\d{2,6}|\+?\d{7,15})$"),
                   "an extension number, an outside number (+79161234567) or * (every extension)")
 
+# A call's recording policy ("" : the more general object's, pbx/recording/policy.py); a
+# route's or group's forced policy wins over the extensions' own.
+RECORDING: dict[str, tuple[Check, Any]] = {
+    "recording": (choice("", *POLICIES), ""), "recording_force": (boolean, False),
+}
+
 # kind -> field -> (check, default); `id` is checked by check_id.
 FIELDS: dict[str, dict[str, tuple[Check, Any]]] = {
     "prompt": {
@@ -172,6 +179,7 @@ FIELDS: dict[str, dict[str, tuple[Check, Any]]] = {
         "name": (name, SAME_AS_ID), "number": (number, ""), "strategy": (choice(*STRATEGIES), "ringall"),
         "members": (listing(member, "members", min_items=1), REQUIRED), "ring_time": (integer(5, 300), 20),
         "total_time": (integer(5, 3600), 60), "name_prefix": (text(16), ""), "no_answer": (destination, "hangup"),
+        **RECORDING,
     },
     "timecondition": {
         "name": (name, SAME_AS_ID), "number": (number, ""), "timezone": (anything, ""),
@@ -188,14 +196,16 @@ FIELDS: dict[str, dict[str, tuple[Check, Any]]] = {
         "caller": (choice(*CALLERS), "any"), "value": (anything, ""), "destination": (destination, REQUIRED),
         "position": (integer(0, 9999), 100), "tier": (choice(*TIERS), ""),
         "responsible_first": (integer(0, 300), 0),  # seconds the contact's own manager rings first
+        **RECORDING,
     },
     "outbound": {
         "name": (name, SAME_AS_ID), "patterns": (listing(pattern, "patterns", min_items=1), REQUIRED),
         "prepend": (matching(PREPEND, "digits, * or # to put before the number, maybe after a +"), ""),
         "trunks": (listing(trunk, "trunk names (empty: every line)"), []), "position": (integer(0, 9999), 100),
     },
-    "permission": {
+    "permission": {  # an extension's own rules: where it may call, whether its calls are recorded
         "allow": (listing(choice(*CLASSES), "number classes"), list(DEFAULT_ALLOW)),
+        "recording": RECORDING["recording"],
     },
 }
 

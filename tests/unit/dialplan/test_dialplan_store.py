@@ -45,7 +45,8 @@ def test_fresh_open_creates_the_defaults(tmp_path: Path) -> None:
     store = DialPlanStore(tmp_path)
     assert store.list("ringgroup") == [{
         "id": "everyone", "name": "Everyone", "number": "", "strategy": "ringall", "members": ["*"],
-        "ring_time": 20, "total_time": 60, "name_prefix": "", "no_answer": "hangup"}]
+        "ring_time": 20, "total_time": 60, "name_prefix": "", "no_answer": "hangup",
+        "recording": "", "recording_force": False}]
     inbound = store.get("inbound", "default")
     assert inbound is not None
     assert (inbound["trunk"], inbound["caller"], inbound["destination"]) == ("", "any", "ringgroup:everyone")

@@ -180,12 +180,12 @@ def test_prompts_spoken_uploaded_and_previewed(prompts) -> None:
 def test_forms_round_trip_every_field() -> None:
     from werkzeug.datastructures import MultiDict
 
-    objs = {"ringgroup": ring_group(),
+    objs = {"ringgroup": {**ring_group(), "recording": "always", "recording_force": True},
             "ivr": {**ivr(), "direct_dial": True, "retries": 2, "first_digit_timeout": 4.5, "invalid_prompt": "x",
                     "timeout_prompt": "", "invalid_destination": "hangup"},
             "inbound": {"id": "vip", "name": "VIP", "trunk": "gsm1", "caller": "list", "value": ["+7916", "+7903"],
-                        "destination": "ivr:main", "position": 5},
-            "permission": {"id": "101", "allow": ["internal", "international"]}}
+                        "destination": "ivr:main", "position": 5, "recording": "never", "recording_force": False},
+            "permission": {"id": "101", "allow": ["internal", "international"], "recording": "on_demand"}}
     for kind, obj in objs.items():
         form = MultiDict()
         for name, value in to_form(kind, obj).items():
