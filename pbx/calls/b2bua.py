@@ -31,6 +31,7 @@ CALLER_HEADER = "X-Pbx-Caller"
 # phones, and relays what the core sends to itself straight back to it).
 OUTSIDE_HEADER = "X-Pbx-Outside"
 OUTSIDE_NONCE_TTL = 60.0  # s: a B leg that has not come back by then never will
+FEATURE_WAIT = 1.5  # s: a * pressed in a call waits this long for the 1 of *1 before it goes on
 
 
 class CallState(enum.Enum):
@@ -82,6 +83,12 @@ class BridgedCall:
     path: list[dict] = field(default_factory=list)  # the plan steps, kept in the call record
     attempt: int = 0  # which ring step the B legs belong to (older ones are being cancelled)
     attempt_over: int = 0  # the last ring step the flow has heard the end of (once each)
+    # recording (pbx/calls/recording.py): its recorders while up, the policy, what went wrong
+    taping: Any = None
+    recording_policy: Any = None
+    recording_notes: list[str] = field(default_factory=list)
+    recording: dict | None = None  # what the call record says of it
+    held_star: Any = None  # a phone's * waiting to see whether 1 follows (*1: record)
 
     def legs(self) -> list[Leg]:
         return [leg for leg in (self.a, *self.b_legs) if leg is not None]
@@ -134,6 +141,7 @@ class B2bua:
         self.trunks: Any = None  # pbx.calls.trunk.TrunkCalls, set by the composition root
         self.plan: Any = None  # pbx.dialplan.engine.DialPlan, set by the composition root
         self.callers: Any = None  # pbx.contacts.callers.CallerDirectory, set by the composition root
+        self.recorders: Any = None  # pbx.calls.recording.CallRecorders, set by the composition root
         self.outbound_prefix = "9"
         self.dtmf = DtmfRelay(core.call_later, self._relay_key)
         self.stats = {"calls_total": 0, "answered_total": 0, "rejected_sources": 0}
@@ -388,6 +396,18 @@ class B2bua:
             return
         if leg is call.a and call.winner is None and call.flow is not None and call.flow.after_pickup:
             return call.flow.media_ready()  # the appliance answered: a prompt is waiting
+        sides = self.sides(call)
+        if sides is None:
+            return  # the other side's media comes up in its own callback
+        a_audio, b_audio = sides
+        a_audio.startTransmit(b_audio)
+        b_audio.startTransmit(a_audio)
+        call.bridged = True
+        if self.recorders is not None:
+            self.recorders.bridged(call)
+
+    def sides(self, call: BridgedCall) -> tuple[Any, Any] | None:
+        """The caller's and the callee's audio (a phone leg's or the line's port), once both are up."""
         line_port = getattr(call.origin, "port", None)
         a_audio = call.a.audio() if call.a is not None else line_port
         if call.winner is not None:
@@ -395,12 +415,10 @@ class B2bua:
         elif call.a is not None and call.origin is not None:
             b_audio = line_port  # an outbound call: the line is the far side
         else:
-            return
+            return None
         if a_audio is None or b_audio is None:
-            return  # the other side's media comes up in its own callback
-        a_audio.startTransmit(b_audio)
-        b_audio.startTransmit(a_audio)
-        call.bridged = True
+            return None
+        return a_audio, b_audio
 
     def on_leg_dtmf(self, leg: Leg, event: DtmfEvent) -> None:
         self.dtmf.event(leg, event)
@@ -413,6 +431,32 @@ class B2bua:
             return call.flow.key(key.digit)  # a menu listens
         if call is None or call.state is not CallState.ANSWERED or (leg is not call.a and leg is not call.winner):
             return
+        if self.recorders is not None and self._feature_key(call, leg, key):
+            return
+        self._pass_key(call, leg, key)
+
+    def _feature_key(self, call: BridgedCall, leg: Leg, key: KeyPress) -> bool:
+        """*1 starts or stops an on-demand recording; True when the key was the PBX's."""
+        held, call.held_star = call.held_star, None
+        if held is not None:
+            held_leg, star, timer = held
+            timer.cancel()
+            if held_leg is leg and key.digit == "1":
+                self.recorders.toggle(call, leg.ext or call.caller)
+                return True
+            self._pass_key(call, held_leg, star)  # no feature code after all: the * goes on
+        if key.digit == "*" and self.recorders.on_demand(call):
+            timer = self.core.call_later(FEATURE_WAIT, lambda: self._release_star(call))
+            call.held_star = (leg, key, timer)
+            return True
+        return False
+
+    def _release_star(self, call: BridgedCall) -> None:
+        held, call.held_star = call.held_star, None
+        if held is not None and call.state is CallState.ANSWERED and held[0].call is call:
+            self._pass_key(call, held[0], held[1])
+
+    def _pass_key(self, call: BridgedCall, leg: Leg, key: KeyPress) -> None:
         if call.origin is not None:
             call.origin.send_dtmf(key.digit)
             return
@@ -553,6 +597,11 @@ class B2bua:
     def _finish(self, call: BridgedCall) -> None:
         if call.state is CallState.ENDED:
             return
+        if self.recorders is not None:  # before the line's port goes: it is one of the sides
+            call.recording = self.recorders.finish(call)
+        if call.held_star is not None:
+            call.held_star[2].cancel()
+            call.held_star = None
         if call.origin is not None:
             call.origin.hangup()  # no-op when the line already ended the call
             port = call.origin.close_port()
@@ -597,7 +646,8 @@ class B2bua:
             trunk=call.origin.line_name if call.origin is not None else None,
             start=call.start, answer=call.answer, end=call.end or call.start,
             duration=round(talked, 3), disposition=call.disposition or "failed",
-            details={"legs": call.rtp, "contacts": call.contacts, "path": call.path, **self._caller_details(call)})
+            details={"legs": call.rtp, "contacts": call.contacts, "path": call.path, **self._caller_details(call),
+                     **({"recording": call.recording} if call.recording else {})})
         try:
             self.journal.add(record)
         except Exception:

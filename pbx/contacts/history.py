@@ -24,7 +24,16 @@ def _entry(record: Any) -> dict[str, Any]:
             "answered_by": details.get("answered_by") or (record.callee if record.disposition == ANSWERED
                                                           and not inbound else None),
             "talk_seconds": record.duration, "missed": is_missed(record.direction, record.disposition),
-            "repeat": bool(details.get("repeat")), "recordings": list(details.get("recordings", []))}
+            "repeat": bool(details.get("repeat")), "recordings": _recordings(record.id, details)}
+
+
+def _recordings(call_id: str, details: dict) -> list[dict]:
+    """The call's recording (one per call, pbx/calls/recording.py), where to hear it."""
+    rec = details.get("recording") or {}
+    if not rec.get("path"):
+        return []
+    return [{"url": f"/api/v1/recordings/{call_id}", "format": rec.get("format"), "status": rec.get("status"),
+             "duration": rec.get("duration")}]
 
 
 def _open_callback(calls: list[dict]) -> dict | None:
