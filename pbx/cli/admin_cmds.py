@@ -173,7 +173,7 @@ SETTINGS = {
     "country": "the office's country (ISO code) for numbers written without +, e.g. in contacts (RU)",
     "area_code": "the office's area code for local numbers written without it, e.g. 495 (none)",
     "api_rate_limit": "REST requests per token, e.g. '600 per minute' or '20/second;5000/hour' (600 per minute)",
-    "recording_default": "always|on_demand|never: calls no extension, ring group or route says anything of (on_demand: *1)",
+    "recording_default": "always|on_demand|never: for calls no extension, group or route decides (on_demand: *1)",
     "recording_format": "ogg|opus|mp3: what recordings are compressed to after the call (ogg: Vorbis, read by sox)",
     "recording_channels": "1|2: both parties mixed, or each in its own channel (1)",
     "recording_keep_days": "recordings older than this are deleted, oldest first (90; 0: kept)",
