@@ -26,3 +26,22 @@ class Settings:
 
     def close(self) -> None:
         self.docs.close()
+
+
+class SettingsView:
+    """The settings as last read, for a thread that must not read a file (the core):
+    get() is a dict lookup; refresh() re-reads the file (another thread calls it)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._settings = Settings(data_dir)
+        self.values: dict[str, Any] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.values = {row["key"]: row["value"] for row in self._settings.docs.fresh().all()}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def close(self) -> None:
+        self._settings.close()
