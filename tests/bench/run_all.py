@@ -8,7 +8,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = [["bench_register.py"], ["bench_calls.py"], ["bench_dtmf.py"],
            ["bench_ring_to_invite.py", "--contacts", "100000"], ["bench_callers.py"], ["bench_routing.py"],
-           ["bench_ivr.py"], ["bench_contacts.py"], ["bench_webhooks.py"],
+           ["bench_ivr.py"], ["bench_contacts.py"], ["bench_webhooks.py"], ["bench_recording.py"],
            ["soak.py", "--minutes", "3"]]  # the hour-long soak is `make soak`
 
 if __name__ == "__main__":
