@@ -190,3 +190,11 @@ def test_service_threads_compress_and_announce(store: RecordingStore) -> None:
         service.stop(5)
     assert bus.events and bus.events[0][0] == "recording_ready"
     assert bus.events[0][1]["format"] == "ogg" and bus.events[0][1]["url"] == "/api/v1/recordings/c1"
+
+
+def test_disk_alerts_are_crm_events() -> None:
+    from pbx.crm.events import EVENT_TYPES, event_type
+
+    assert event_type("recording_disk_low", {"free_pct": 9.0}) == "recording.disk_low"
+    assert event_type("recording_disk_ok", {"free_pct": 12.0}) == "recording.disk_ok"
+    assert {"recording.ready", "recording.disk_low", "recording.disk_ok"} <= set(EVENT_TYPES)
