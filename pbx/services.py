@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from pbx.crm.webhooks import WebhookStore
     from pbx.dialplan.prompts import PromptLibrary
     from pbx.dialplan.store import DialPlanStore
+    from pbx.recording.audit import AuditLog
+    from pbx.recording.store import RecordingStore
 
 
 def _none() -> list[dict]:
@@ -65,6 +67,8 @@ class Services:
     outbox: Outbox | None = None  # CRM events and their deliveries (in the journal's file)
     webhooks: WebhookStore | None = None
     events: EventHub | None = None  # live events (SSE); the daemon sets it
+    recordings: RecordingStore | None = None  # call recordings (tables in the journal's file)
+    audit: AuditLog | None = None  # who listened to or deleted which recording
 
     def trunk_views(self) -> list[dict]:
         """Each configured trunk with its line's live state ("stopped" without a daemon)."""
@@ -112,6 +116,19 @@ def _crm(journal: CallJournal) -> tuple[Any, Any]:
     return outbox, WebhookStore(journal)
 
 
+def _recordings(journal: CallJournal, data_dir: Path) -> tuple[Any, Any]:
+    """The recordings and their audit log, tables in the journal's file; deleting a call
+    record deletes its recording (the journal's on_delete hook)."""
+    try:
+        from pbx.recording.audit import AuditLog
+        from pbx.recording.store import RecordingStore
+    except ImportError:
+        return None, None
+    recordings = RecordingStore(journal, data_dir)
+    journal.on_delete = recordings.delete
+    return recordings, AuditLog(journal)
+
+
 def open_services(data_dir: Path, realm: str = "pbx", *, live: bool = False) -> Services:
     """live: for the daemon (the contacts' in-memory index and its watch thread); a CLI
     command or a test reads the files as it goes."""
@@ -121,6 +138,8 @@ def open_services(data_dir: Path, realm: str = "pbx", *, live: bool = False) -> 
     plan, prompts = _dial_plan(data_dir, extensions, trunks)
     journal = CallJournal(data_dir / "calls.sqlite")
     outbox, webhooks = _crm(journal)
+    recordings, audit = _recordings(journal, data_dir)
     return Services(extensions=extensions, tokens=TokenStore(data_dir),
                     admin=AdminStore(data_dir), journal=journal, trunks=trunks, dialplan=plan, prompts=prompts,
-                    contacts=open_contacts(data_dir, live=live), outbox=outbox, webhooks=webhooks)
+                    contacts=open_contacts(data_dir, live=live), outbox=outbox, webhooks=webhooks,
+                    recordings=recordings, audit=audit)

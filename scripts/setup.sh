@@ -40,7 +40,9 @@ install_kamailio() {
 # What the appliance itself runs: sox converts uploaded prompts (libsox-fmt-mp3 lets it
 # read MP3, what owners upload most) and espeak-ng speaks text prompts and the system
 # prompts (pbx/dialplan/prompts.py); the DTMF talk-off corpus is made with them too.
-base_tools=(sox libsox-fmt-mp3 espeak-ng)
+# opus-tools (opusenc, opusinfo, opusdec): call recordings in Opus, which Debian's sox
+# cannot write (pbx/recording/compress.py).
+base_tools=(sox libsox-fmt-mp3 espeak-ng opus-tools)
 
 # sip-tester is SIPp; baresip is the softphone; chromium drives the web admin;
 # alsa-utils (arecord, aplay) carries a SIM800's voice through a USB sound card, on the

@@ -114,6 +114,13 @@ def _statements(script: str) -> builtins.list[str]:
     return out
 
 
+def _key(key: str) -> str:
+    """A details key as a JSON path member (quoted: keys may hold dots)."""
+    if not key or '"' in key:
+        raise ValueError(f"bad details key {key!r}")
+    return f'"{key}"'
+
+
 class CallJournal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -124,6 +131,9 @@ class CallJournal:
         # its call.ended rows there, so both commit or neither does); add() returns what it
         # returned once the transaction has committed.
         self.on_record: Callable[[sqlite3.Connection, CallRecord], Any] | None = None
+        # Called with a call's id after delete() removed its record (the recordings store
+        # removes the call's recording; wired by the composition root).
+        self.on_delete: Callable[[str], Any] | None = None
         with self._conn() as conn:
             conn.executescript(SCHEMA)
         self._migrate()
@@ -245,7 +255,7 @@ class CallJournal:
             rows = self._conn().execute("SELECT * FROM sms ORDER BY at DESC, id DESC LIMIT ?", [limit]).fetchall()
         return [SmsRecord(**dict(r)) for r in rows]
 
-    def write(self, sql: str, args: tuple, what: str) -> int:
+    def write(self, sql: str, args: tuple | dict, what: str) -> int:
         """One statement in its own transaction on the shared connection; the rows it
         changed. A StorageError says what could not be written (the CRM tables use it)."""
         try:
@@ -253,6 +263,28 @@ class CallJournal:
                 return conn.execute(sql, args).rowcount
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write {what}: {exc}") from exc
+
+    def get(self, call_id: str) -> CallRecord | None:
+        with self._lock:
+            row = self._conn().execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
+        return _record(row) if row is not None else None
+
+    def set_detail(self, call_id: str, key: str, value: Any) -> bool:
+        """One key of a call record's `details` JSON (None removes it), in one statement so
+        a concurrent writer of another key is not undone; False when there is no record."""
+        if value is None:
+            sql, args = "UPDATE calls SET details = json_remove(details, ?) WHERE id = ?", ("$." + _key(key), call_id)
+        else:
+            sql, args = ("UPDATE calls SET details = json_set(details, ?, json(?)) WHERE id = ?",
+                         ("$." + _key(key), json.dumps(value), call_id))
+        return self.write(sql, args, "the call record's details") > 0
+
+    def delete(self, call_id: str) -> bool:
+        """A call record (and, through on_delete, what hangs off it: its recording)."""
+        deleted = self.write("DELETE FROM calls WHERE id = ?", (call_id,), "the call record deletion") > 0
+        if self.on_delete is not None:
+            self.on_delete(call_id)  # also when the record was gone: a recording may outlive it
+        return deleted
 
     def close(self) -> None:
         with self._lock:
