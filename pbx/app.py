@@ -24,7 +24,7 @@ from pbx.media.engine import MediaEngine
 from pbx.services import STOPPED, Services, open_services
 from pbx.sip.edge import SipEdge
 from pbx.sip.guard import Guard
-from pbx.store.settings import ON, Settings
+from pbx.store.settings import ON, Settings, SettingsView
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class Appliance:
         self.callers: Any = None
         self.crm_recorder: Any = None
         self.crm: list[Any] = []  # the CRM recorder, webhook delivery and SSE hub
+        self.recording: Any = None  # pbx.recording.service.RecordingService
+        self.recorders: Any = None  # pbx.calls.recording.CallRecorders (the core's part)
 
     def start(self) -> None:
         heap.limit_arenas()  # before the first of the daemon's threads allocates
@@ -108,6 +110,7 @@ class Appliance:
         self._start_lines(services)
         self._start_plan(services)
         self._start_callers(services)
+        self._start_recording(services)
         services.lines = self.line_states
         services.send_sms = self.trunks.send_sms
         services.ussd = self.trunks.ussd
@@ -176,6 +179,29 @@ class Appliance:
         recorder = self.crm_recorder
         if recorder is not None:  # call.ringing carries the caller's history (on the recorder's thread)
             recorder.ringing_extra = lambda data: self._ringing_history(services, data)
+
+    def _start_recording(self, services: Services) -> None:
+        """The core's recorders, and the worker threads behind them: compression, retention
+        and the disk guard, which also re-reads the recording settings for the core."""
+        from pbx.calls.recording import CallRecorders
+        from pbx.recording.service import RecordingService
+
+        assert self.core is not None and self.b2bua is not None
+        if services.recordings is None:
+            return
+        self._recording_settings = SettingsView(self.cfg.data_dir)
+        interval = float(os.environ.get("PBX_RECORDING_INTERVAL", "5"))  # tests: a quicker disk guard
+        self.recording = RecordingService(services.recordings, self._recording_settings, bus=self.bus,
+                                          audit=services.audit, interval=interval).start()
+        plan = services.dialplan
+        journal = services.journal
+        self.recorders = CallRecorders(
+            self.b2bua, services.recordings, self.recording.compressor, setting=self._recording_settings.get,
+            snapshot=(plan.snapshot if plan is not None else lambda: None), allowed=self.recording.allowed,
+            record_written=lambda call_id: journal.get(call_id) is not None)
+        self.b2bua.recorders = self.recorders
+        recorders, core = self.recorders, self.core
+        services.record_control = lambda call_id, action: core.call(recorders.control, call_id, action)
 
     @staticmethod
     def _ringing_history(services: Services, data: dict) -> dict:
@@ -290,6 +316,11 @@ class Appliance:
         if self.core is not None and not self.core.stop():
             log.error("the media engine did not stop in time")
             clean = False
+        if self.recorders is not None:  # the last hang-ups' files into the store, then compressed or kept
+            self.recorders.close()
+        if self.recording is not None:
+            self.recording.stop()
+            self._recording_settings.close()
         for part in self.crm[:2]:  # the last call records' events are written, then sent or kept
             part.stop()
         if self.services is not None:

@@ -69,6 +69,8 @@ class Services:
     events: EventHub | None = None  # live events (SSE); the daemon sets it
     recordings: RecordingStore | None = None  # call recordings (tables in the journal's file)
     audit: AuditLog | None = None  # who listened to or deleted which recording
+    # (call id, "start"|"stop") -> the live call's recording state: the daemon's core does it
+    record_control: Callable[[str, str], dict] = field(default=_not_running)
 
     def trunk_views(self) -> list[dict]:
         """Each configured trunk with its line's live state ("stopped" without a daemon)."""

@@ -87,7 +87,7 @@ class BridgedCall:
     taping: Any = None
     recording_policy: Any = None
     recording_notes: list[str] = field(default_factory=list)
-    recording: dict | None = None  # what the call record says of it
+    recording_details: dict = field(default_factory=dict)  # what the call record says of it
     held_star: Any = None  # a phone's * waiting to see whether 1 follows (*1: record)
 
     def legs(self) -> list[Leg]:
@@ -598,7 +598,7 @@ class B2bua:
         if call.state is CallState.ENDED:
             return
         if self.recorders is not None:  # before the line's port goes: it is one of the sides
-            call.recording = self.recorders.finish(call)
+            call.recording_details = self.recorders.finish(call)
         if call.held_star is not None:
             call.held_star[2].cancel()
             call.held_star = None
@@ -647,7 +647,7 @@ class B2bua:
             start=call.start, answer=call.answer, end=call.end or call.start,
             duration=round(talked, 3), disposition=call.disposition or "failed",
             details={"legs": call.rtp, "contacts": call.contacts, "path": call.path, **self._caller_details(call),
-                     **({"recording": call.recording} if call.recording else {})})
+                     **call.recording_details})
         try:
             self.journal.add(record)
         except Exception:

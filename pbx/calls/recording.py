@@ -11,7 +11,6 @@ and hands it to the compressor. Nothing here touches SQLite or waits for a disk.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,13 +19,14 @@ from typing import Any, Callable
 
 import pjsua2 as pj
 
-from pbx.errors import Conflict, NotFound
+from pbx.errors import Conflict, NotFound, PbxError
 from pbx.recording.policy import ALWAYS, NEVER, ON_DEMAND, Decision, decide, rules_for
 
 log = logging.getLogger(__name__)
 
 BYTES_PER_SECOND = 16000  # 8 kHz 16-bit mono: the conference bridge's clock (pbx/media/engine.py)
 SHORT_BY = 0.5  # s: a file this much shorter than its spans lost writes (a full disk)
+RECORD_WAIT = 10.0  # s: the longest the worker waits for a call's record before it goes on
 
 
 @dataclass
@@ -43,9 +43,11 @@ class Taping:
 
 class CallRecorders:
     def __init__(self, b2bua: Any, store: Any, compressor: Any, *, setting: Callable[[str, Any], Any],
-                 snapshot: Callable[[], Any], allowed: Callable[[], bool] = lambda: True) -> None:
+                 snapshot: Callable[[], Any], allowed: Callable[[], bool] = lambda: True,
+                 record_written: Callable[[str], bool] = lambda call_id: True) -> None:
         self.b2bua = b2bua
         self.store = store
+        self.record_written = record_written  # whether the call's record is in the journal yet
         self.compressor = compressor
         self.setting = setting  # the owner's settings (recording_default, recording_channels)
         self.snapshot = snapshot  # the dial plan as it is now
@@ -124,7 +126,7 @@ class CallRecorders:
         if taping is None:
             try:
                 taping = call.taping = self._open(call)
-            except (pj.Error, OSError) as exc:
+            except (pj.Error, OSError, PbxError) as exc:
                 reason = getattr(exc, "reason", None) or str(exc)
                 call.recording_notes.append(f"could not record: {reason}")
                 log.error("call %s: cannot start a recorder: %s", call.id, reason)
@@ -153,26 +155,36 @@ class CallRecorders:
         taping.by.append(f"stop:{by}")
         self.b2bua.bus.publish("recording_stopped", id=call.id, by=by)
 
-    def finish(self, call: Any) -> dict | None:
+    def finish(self, call: Any) -> dict:
         """Hang-up: the recorders go (pjmedia writes the WAV header now); the file is the
-        worker's from here. Returns what the call record says of the recording."""
+        worker's from here. Returns what the call record says: the policy and when it
+        recorded (`recording_policy`), and the recording as it stands (`recording`, which
+        the store keeps current in the record from then on)."""
+        if call.recording_policy is None and call.taping is None:
+            return {}  # never answered: nothing was decided
         taping = call.taping
+        policy = {**self.decision(call).public(), "note": "; ".join(call.recording_notes)}
         if taping is None:
-            return {"status": "none", "policy": call.recording_policy.public(),
-                    "note": "; ".join(call.recording_notes)} if call.recording_policy else None
+            return {"recording_policy": policy}
         self.stop(call, "hangup")
         call.taping = None
         taping.recorders.clear()  # destroyed here, on the core, before anything reads the file
         expected = self._recorded(taping, call)
-        info = {"path": self._relative(taping.paths[0]), "format": "wav", "status": "processing",
-                "channels": len(taping.paths), "duration": round(expected, 3),
-                "spans": [[round(a, 3), round(b, 3)] for a, b in taping.spans],
-                "policy": self.decision(call).public(), "note": "; ".join(call.recording_notes)}
-        self.files.submit(self._hand_over, call.id, list(taping.paths), expected, info["note"])
-        return info
+        policy["spans"] = [[round(a, 3), round(b, 3)] for a, b in taping.spans]
+        link = {"path": self._relative(taping.paths[0]), "format": "wav", "status": "processing",
+                "duration": round(expected, 3), "size": 0, "note": policy["note"]}
+        self._to_worker(self._safely, "hand the recording over", self._hand_over, call.id, list(taping.paths),
+                        expected, policy["note"])
+        return {"recording_policy": policy, "recording": link}
 
     def close(self) -> None:
         self.files.shutdown(wait=True)
+
+    def _to_worker(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            self.files.submit(fn, *args)
+        except RuntimeError:  # shut down: the compressor finishes what is left at the next start
+            log.warning("recording work after shutdown dropped: %s", args[0])
 
     # ---- helpers ---------------------------------------------------------------------
     def _open(self, call: Any) -> Taping:
@@ -185,7 +197,7 @@ class CallRecorders:
             recorder.createRecorder(str(path))
             recorders.append(recorder)
         rec = self._row(call, paths, when)
-        self.files.submit(self._safely, "record the recording's row", self.store.add, rec)
+        self._to_worker(self._safely, "record the recording's row", self.store.add, rec)
         return Taping(recorders, paths, when)
 
     def _row(self, call: Any, paths: list[Path], when: float) -> Any:
@@ -195,7 +207,7 @@ class CallRecorders:
                          started=when, caller=call.caller, callee=call.callee, channels=len(paths))
 
     def _relative(self, path: Path) -> str:
-        return os.path.relpath(path, self.store.data_dir)
+        return str(self.store.relative(path))
 
     def _now(self, call: Any) -> float:
         return self.b2bua.clock() - call.answer
@@ -216,7 +228,11 @@ class CallRecorders:
 
     def _hand_over(self, call_id: str, paths: list[Path], expected: float, note: str) -> None:
         """The WAV is closed: say what it holds (a disk that filled mid-call cut it short)
-        and queue it for compression."""
+        and queue it for compression. The call record lands ~0.5 s after the hang-up; the
+        store updates it from then on, so wait for it (a short call compresses quicker)."""
+        deadline = time.monotonic() + RECORD_WAIT
+        while not self.record_written(call_id) and time.monotonic() < deadline:
+            time.sleep(0.1)
         notes = [note] if note else []
         try:
             written = min(max(p.stat().st_size - 44, 0) for p in paths) / BYTES_PER_SECOND
@@ -225,6 +241,6 @@ class CallRecorders:
             notes.append(f"the file is missing: {exc.strerror}")
         if written < expected - SHORT_BY:
             notes.append(f"recording stopped early: {written:.1f} of {expected:.1f} s written (disk full?)")
-        self._safely("mark the recording processing", self.store.update, call_id,
-                     status="processing", duration=round(min(written, expected), 3), note="; ".join(notes))
+        self._safely("mark the recording processing", lambda: self.store.update(
+            call_id, status="processing", duration=round(min(written, expected), 3), note="; ".join(notes)))
         self._safely("queue the recording for compression", self.compressor.submit, call_id)

@@ -74,7 +74,11 @@ class RecordingService:
             self._stop.wait(self.interval)
 
     def run_once(self) -> list[str]:
-        """One pass: retention, then the guard (the sweep may have freed what it needs)."""
+        """One pass: retention, then the guard (the sweep may have freed what it needs).
+        Settings that are a view for the core (SettingsView) are re-read here first."""
+        refresh = getattr(self.settings, "refresh", None)
+        if refresh is not None:
+            refresh()
         keep = setting_number(self.settings, "recording_keep_days", KEEP_DAYS)
         quota = int(setting_number(self.settings, "recording_quota_mb", QUOTA_MB) * 1024 * 1024)
         deleted = sweep(self.store, max_age_days=keep, quota_bytes=quota, now=self.clock())

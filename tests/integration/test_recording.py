@@ -30,6 +30,13 @@ def decoded(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype="<i2")
 
 
+def level(samples: np.ndarray, hz: float) -> float:
+    """A tone's share in 0.1 s windows (the median): a jitter buffer's dropped or repeated
+    frame breaks a tone's phase, not its presence."""
+    windows = [samples[i:i + 800] for i in range(0, len(samples) - 800, 800)]
+    return float(np.median([tone_level(w, hz) for w in windows]))
+
+
 def ready_recording(pbx: Daemon, count: int = 1, timeout: float = 30) -> tuple[dict, dict]:
     """The newest call record once its recording is compressed, and that recording."""
     def ready() -> bool:
@@ -58,7 +65,8 @@ def test_an_always_recorded_line_call_holds_both_sides_for_its_talk_time(pbx: Da
     record, rec = ready_recording(pbx)
     assert record["disposition"] == "answered" and rec["status"] == "ready", rec
     assert rec["format"] == "ogg" and rec["path"].endswith(f"{record['id']}.ogg"), rec
-    assert rec["policy"] == {"mode": "always", "source": "default"}
+    policy = record["details"]["recording_policy"]
+    assert (policy["mode"], policy["source"]) == ("always", "default"), policy
     path = pbx.data_dir / rec["path"]
     assert path.stat().st_mode & 0o777 == 0o600 and not path.with_suffix(".wav").exists()
     samples = decoded(path)
@@ -66,8 +74,7 @@ def test_an_always_recorded_line_call_holds_both_sides_for_its_talk_time(pbx: Da
     assert abs(seconds - record["duration"]) <= 0.1, (seconds, record["duration"])
     assert abs(rec["duration"] - seconds) <= 0.05, (rec, seconds)
     talk = samples[8000:-8000]  # both parties speak all along
-    assert tone_level(talk, LINE_HZ) > 0.2 and tone_level(talk, PHONE_HZ) > 0.2, \
-        (tone_level(talk, LINE_HZ), tone_level(talk, PHONE_HZ))
+    assert level(talk, LINE_HZ) > 0.2 and level(talk, PHONE_HZ) > 0.2, (level(talk, LINE_HZ), level(talk, PHONE_HZ))
     assert rec["size"] == path.stat().st_size and rec["size"] / (seconds / 60) < 0.15e6
     listed = pbx.pbx("recordings", "list", "--json").stdout
     assert record["id"] in listed
@@ -89,8 +96,9 @@ def test_star_one_records_from_the_key_on(pbx: Daemon, tmp_path: Path) -> None:
         assert phone.finish().successful == 1
     assert sent == [], f"a key of *1 went out to the line: {sent}"
     record, rec = ready_recording(pbx)
-    assert rec["status"] == "ready" and rec["policy"]["mode"] == "on_demand", rec
-    start = rec["spans"][0][0]
+    policy = record["details"]["recording_policy"]
+    assert rec["status"] == "ready" and policy["mode"] == "on_demand", (rec, policy)
+    start = policy["spans"][0][0]
     # from the key on (its packets take ~0.2 s), not from the answer
     assert abs(record["answer"] + start - pressed) < 0.5, (record["answer"] + start, pressed)
     seconds = len(decoded(pbx.data_dir / rec["path"])) / 8000
@@ -112,6 +120,7 @@ def test_a_call_nobody_records_says_why(pbx: Daemon, tmp_path: Path) -> None:
         pbx.pbx("sim", "hangup", "--trunk", "gsm1")
         assert phone.finish().successful == 1
     record = pbx.last_call()
-    assert record["details"]["recording"]["status"] == "none"
-    assert record["details"]["recording"]["policy"] == {"mode": "never", "source": "default"}
+    assert "recording" not in record["details"]
+    policy = record["details"]["recording_policy"]
+    assert (policy["mode"], policy["source"]) == ("never", "default") and "spans" not in policy, policy
     assert not list((pbx.data_dir / "recordings").rglob(f"{record['id']}.*"))
