@@ -10,7 +10,8 @@ from pbx.errors import PbxError
 
 # Modules that add sub-commands; each has register(subparsers) and sets args.func.
 COMMAND_MODULES = ["pbx.cli.run_cmd", "pbx.cli.admin_cmds", "pbx.cli.line_cmds", "pbx.cli.sim_cmds",
-                   "pbx.cli.ban_cmds", "pbx.cli.dialplan_cmds", "pbx.cli.contact_cmds", "pbx.cli.crm_cmds"]
+                   "pbx.cli.ban_cmds", "pbx.cli.dialplan_cmds", "pbx.cli.contact_cmds", "pbx.cli.crm_cmds",
+                   "pbx.cli.recording_cmds"]
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:

@@ -6,13 +6,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 EVENT_TYPES = ("call.ringing", "call.answered", "call.ended", "call.missed", "recording.ready",
-               "sms.received", "contact.changed", "line.down", "line.up", "outbox.dead_letter")
+               "recording.disk_low", "recording.disk_ok", "sms.received", "contact.changed", "line.down",
+               "line.up", "outbox.dead_letter")
 
 # bus topic -> event type; line_state is split by its state. call_ended is not here: the
 # call.ended event carries the whole call record and is written by the journal hook.
 TOPICS = {"call_started": "call.ringing", "call_answered": "call.answered",
           "sms_received": "sms.received", "contact_changed": "contact.changed",
-          "recording_ready": "recording.ready", "outbox_dead_letter": "outbox.dead_letter"}
+          "recording_ready": "recording.ready", "outbox_dead_letter": "outbox.dead_letter",
+          # the disk guard's alerts: recordings stopped for want of space, and resumed
+          "recording_disk_low": "recording.disk_low", "recording_disk_ok": "recording.disk_ok"}
 
 
 def event_type(topic: str, data: dict[str, Any]) -> str | None:
