@@ -24,6 +24,8 @@ from webadmin import (
     line_pages,
     pages,
     ratelimit,
+    recording_pages,
+    recordings_api,
     sim_api,
 )
 
@@ -69,8 +71,10 @@ def create_app(services: Services, *, secret_key: bytes, testing: bool = False,
     app.register_blueprint(contact_pages.bp)
     app.register_blueprint(crm_api.bp)
     app.register_blueprint(crm_pages.bp)
+    app.register_blueprint(recordings_api.bp)
+    app.register_blueprint(recording_pages.bp)
     csrf.exempt(api.bp)  # bearer tokens, not cookies: no CSRF exposure
-    for rest in (dialplan_api, sim_api, callers_api, contacts_api, crm_api):
+    for rest in (dialplan_api, sim_api, callers_api, contacts_api, crm_api, recordings_api):
         csrf.exempt(rest.bp)
     app.view_functions["pages.login"] = limiter.limit(  # type: ignore[assignment]
         "10 per minute", methods=["POST"])(app.view_functions["pages.login"])

@@ -1,6 +1,7 @@
 """Which token scope a REST request needs, by path and method: reading needs read,
 changing needs write, and the appliance's own security (tokens, SIP bans, where CRM
-events go and their outbox) needs admin for every method."""
+events go and their outbox) needs admin for every method. A call's recording is
+personal data: its list is read, but the audio itself (and deleting it) needs admin."""
 from __future__ import annotations
 
 from pbx.errors import PbxError
@@ -9,6 +10,8 @@ from pbx.store.tokens import Grant
 API_PREFIX = "/api/v1"
 # Paths under the prefix that need admin whatever the method (a prefix and what is below it).
 ADMIN_PATHS = ("/tokens", "/bans", "/crm/webhooks", "/crm/outbox")
+# Paths whose own listing follows the method, but everything below them needs admin.
+ADMIN_BELOW = ("/recordings",)
 READING = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -23,6 +26,8 @@ def needed_scope(method: str, path: str) -> str:
         path = path[len(API_PREFIX):]
     path = "/" + path.strip("/")
     if any(path == p or path.startswith(p + "/") for p in ADMIN_PATHS):
+        return "admin"
+    if any(path.startswith(p + "/") for p in ADMIN_BELOW):
         return "admin"
     return "read" if method.upper() in READING else "write"
 
