@@ -28,8 +28,9 @@ def audio(call_id: str):  # type: ignore[no-untyped-def]
     download = request.args.get("download") == "1"
     if not user or services().admin.must_change(user):
         reason = "no session" if not user else "the first password is not changed yet"
-        if services().audit is not None:
-            services().audit.add("refused", call_id, user or "", source(), ok=False,
+        audit = services().audit
+        if audit is not None:
+            audit.add("refused", call_id, user or "", source(), ok=False,
                                  detail=f"{request.method} {request.path}: {reason}")
         return plain("Log in to listen to recordings.", 401)
     try:
@@ -52,7 +53,9 @@ def recordings_page():  # type: ignore[no-untyped-def]
 
 
 def back(number: str = ""):  # type: ignore[no-untyped-def]
-    return redirect(url_for("recording_pages.recordings_page", **({"number": number} if number else {})))
+    if number:
+        return redirect(url_for("recording_pages.recordings_page", number=number))
+    return redirect(url_for("recording_pages.recordings_page"))
 
 
 @bp.post("/recordings/<call_id>/delete")

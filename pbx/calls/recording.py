@@ -163,7 +163,7 @@ class CallRecorders:
         if call.recording_policy is None and call.taping is None:
             return {}  # never answered: nothing was decided
         taping = call.taping
-        policy = {**self.decision(call).public(), "note": "; ".join(call.recording_notes)}
+        policy: dict[str, Any] = {**self.decision(call).public(), "note": "; ".join(call.recording_notes)}
         if taping is None:
             return {"recording_policy": policy}
         self.stop(call, "hangup")

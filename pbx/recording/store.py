@@ -171,7 +171,8 @@ class RecordingStore:
     def list(self, limit: int = 100, number: str | None = None, since: float | None = None
              ) -> builtins.list[Recording]:
         """Newest first; number matches caller or callee (E.164 as stored)."""
-        where, args = [], []
+        where: builtins.list[str] = []
+        args: builtins.list[Any] = []
         if number:
             where.append("(caller = ? OR callee = ?)")
             args += [number, number]

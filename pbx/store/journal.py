@@ -272,6 +272,7 @@ class CallJournal:
     def set_detail(self, call_id: str, key: str, value: Any) -> bool:
         """One key of a call record's `details` JSON (None removes it), in one statement so
         a concurrent writer of another key is not undone; False when there is no record."""
+        args: tuple
         if value is None:
             sql, args = "UPDATE calls SET details = json_remove(details, ?) WHERE id = ?", ("$." + _key(key), call_id)
         else:
