@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from pbx.recording.store import Recording, RecordingStore
+from pbx.store.atomic import fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +103,6 @@ def repair_wav(path: Path) -> WavInfo:
         os.fsync(f.fileno())
     log.warning("recording %s: WAV header repaired (%d bytes of audio)", path.name, held)
     return WavInfo(rate, channels, width, held, True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _run(argv: list[str], timeout: float) -> None:
@@ -294,7 +287,7 @@ class Compressor:
             with open(temp, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(temp, final)
-            _fsync_dir(day)
+            fsync_dir(day)
         except (ToolFailed, OSError) as exc:
             temp.unlink(missing_ok=True)
             log.warning("recording %s: kept as WAV (%s)", call_id, exc)
@@ -314,5 +307,5 @@ class Compressor:
         for wav in wavs:  # only once the row names the compressed file
             wav.unlink(missing_ok=True)
         if wavs:
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         return updated
