@@ -70,7 +70,7 @@ class Services:
     recordings: RecordingStore | None = None  # call recordings (tables in the journal's file)
     audit: AuditLog | None = None  # who listened to or deleted which recording
     # (call id, "start"|"stop") -> the live call's recording state: the daemon's core does it
-    record_control: Callable[[str, str], dict] = field(default=_not_running)
+    record_control: Callable[[str, str], dict] | None = None  # None: no daemon runs
 
     def trunk_views(self) -> list[dict]:
         """Each configured trunk with its line's live state ("stopped" without a daemon)."""
