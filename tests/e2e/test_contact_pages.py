@@ -9,7 +9,7 @@ from pathlib import Path
 
 from selenium.webdriver.common.by import By
 
-from tests.e2e.test_web_admin import SCREENSHOTS, browser, fill_form, first_login, shows  # noqa: F401 (browser: fixture)
+from tests.e2e.test_web_admin import SCREENSHOTS, browser, click_through, fill_form, first_login, shows  # noqa: F401 (browser: fixture)
 from tests.support.daemon import Daemon
 
 
@@ -23,15 +23,15 @@ def test_owner_adds_finds_and_imports_contacts(browser, tmp_path: Path) -> None:
         assert shows(browser, "<h1>Contacts</h1>") and shows(browser, "No contacts yet")
         fill_form(browser, "form-contact", name="Иван Петров", company="ООО Ромашка", phones="mobile: call me",
                   tier="vip", responsible="101")
-        browser.find_element(By.ID, "save-contact").click()
+        click_through(browser, "save-contact")
         assert shows(browser, "is not a phone number")
         assert "error" in browser.find_element(By.NAME, "phones").get_attribute("class")
         fill_form(browser, "form-contact", phones="mobile: 8 916 123-45-67")
-        browser.find_element(By.ID, "save-contact").click()
+        click_through(browser, "save-contact")
         assert shows(browser, "Contact Иван Петров saved")
 
         fill_form(browser, "search", q="+7 (916) 123 45 67")
-        browser.find_element(By.ID, "find").click()
+        click_through(browser, "find")
         assert shows(browser, "1 contact<")
         row = browser.find_element(By.ID, "contacts").text
         assert "Иван Петров" in row and "+79161234567" in row and "vip" in row and "101" in row, row
@@ -40,7 +40,7 @@ def test_owner_adds_finds_and_imports_contacts(browser, tmp_path: Path) -> None:
         source.write_text("Name;Company;Mobile\nАнна Смирнова;Acme;8 903 000-00-01\n"
                           "Broken;row;+79030000002;extra;fields\nCopy of Ivan;;+7 916 123 45 67\n", encoding="utf-8")
         browser.find_element(By.CSS_SELECTOR, '#form-import input[type="file"]').send_keys(str(source))
-        browser.find_element(By.ID, "import").click()
+        click_through(browser, "import")
         assert shows(browser, "1 imported, 2 refused")
         report = browser.find_element(By.ID, "refused").text
         assert "3 broken row: 5 fields, the header has 3" in report, report

@@ -4,6 +4,7 @@ dashboard with the phone lines, deleted, log out); then the lines and messages p
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.support.daemon import Daemon
@@ -24,16 +26,18 @@ SCREENSHOTS = Path(os.environ.get("PBX_SCREENSHOTS", tempfile.gettempdir()))
 @pytest.fixture
 def browser():
     opts = webdriver.ChromeOptions()
+    profile = tempfile.mkdtemp(prefix='pbx-chromium-')
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--window-size=1200,900",
-                 f"--user-data-dir={tempfile.mkdtemp(prefix='pbx-chromium-')}"):
+                 f"--user-data-dir={profile}"):
         opts.add_argument(flag)
     opts.binary_location = "/usr/bin/chromium"
     driver = webdriver.Chrome(options=opts, service=Service("/usr/bin/chromedriver"))
     driver.implicitly_wait(5)
     yield driver
     driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
 
 
 def shows(driver, text: str, timeout: float = 10) -> bool:
@@ -43,6 +47,14 @@ def shows(driver, text: str, timeout: float = 10) -> bool:
         return True
     except TimeoutException:
         return False
+
+
+def click_through(driver, button_id: str, timeout: float = 10) -> None:
+    """Click a button that loads a new page and wait until the old page is gone, so that
+    text the old page also shows (a count, a name) is not taken for the answer."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.ID, button_id).click()
+    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(old))
 
 
 def fill_form(driver, form_id: str, **fields: str) -> None:
