@@ -56,7 +56,9 @@ def sox_type(data: bytes, filename: str) -> str | None:
     return SOX_TYPES.get(suffix)
 
 
-def _run(argv: list[str], timeout: float, stdin: bytes | None = None) -> None:
+def run_tool(argv: list[str], timeout: float, stdin: bytes | None = None) -> None:
+    """Run sox, an encoder or espeak niced: ToolFailed when it refuses or takes too long,
+    PbxError when it is not installed."""
     program = argv[0]
     if shutil.which(program) is None:
         raise PbxError(f"{program} is not installed (scripts/setup.sh installs it)")
@@ -75,7 +77,7 @@ def to_phone_wav(src: Path, dst: Path, src_type: str | None, *, limit_s: float,
     """Convert src into dst as 8 kHz mono signed 16-bit WAV; at most limit_s seconds
     are written, so a caller can tell "too long" without converting an hour of audio."""
     typed = ["-t", src_type] if src_type else []
-    _run(["sox", "-q", "-V1", *typed, str(src), "-r", str(RATE), "-c", str(CHANNELS),
+    run_tool(["sox", "-q", "-V1", *typed, str(src), "-r", str(RATE), "-c", str(CHANNELS),
           "-b", str(8 * WIDTH), "-e", "signed-integer", "-t", "wav", str(dst),
           *effects, "trim", "0", f"{limit_s:g}"], SOX_TIMEOUT)
 
@@ -83,7 +85,7 @@ def to_phone_wav(src: Path, dst: Path, src_type: str | None, *, limit_s: float,
 def speak(text: str, language: str, dst: Path) -> None:
     """espeak-ng's own WAV (22 kHz) of text; the text goes in on stdin, never as an
     argument, so it cannot be read as an option."""
-    _run(["espeak-ng", "-v", VOICES[language], "-s", str(SPEECH_RATE), "-b", "1",
+    run_tool(["espeak-ng", "-v", VOICES[language], "-s", str(SPEECH_RATE), "-b", "1",
           "--stdin", "-w", str(dst)], ESPEAK_TIMEOUT, stdin=text.encode("utf-8"))
 
 

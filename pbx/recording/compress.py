@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from pbx.dialplan.audiotools import ToolFailed, run_tool
+from pbx.errors import PbxError
 from pbx.recording.store import Recording, RecordingStore
 from pbx.store.atomic import fsync_dir
 
@@ -42,10 +44,6 @@ RATE = 8000  # what the recorder writes (and what the checks decode to)
 
 class BadWav(Exception):
     """A WAV that cannot be read even after a repair (no header, no audio chunk)."""
-
-
-class ToolFailed(Exception):
-    """An encoder or decoder refused, crashed or took too long."""
 
 
 @dataclass(frozen=True)
@@ -105,18 +103,6 @@ def repair_wav(path: Path) -> WavInfo:
     return WavInfo(rate, channels, width, held, True)
 
 
-def _run(argv: list[str], timeout: float) -> None:
-    if shutil.which(argv[0]) is None:
-        raise ToolFailed(f"{argv[0]} is not installed")
-    try:
-        proc = subprocess.run(["nice", "-n", "10", *argv], capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise ToolFailed(f"{argv[0]} took longer than {timeout:.0f} s") from None
-    if proc.returncode != 0:
-        reason = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise ToolFailed(f"{argv[0]}: {reason[-1][:200] if reason else f'exit {proc.returncode}'}")
-
-
 def _decoded_seconds(argv: list[str], channels: int, timeout: float) -> float:
     """Decode to raw 16-bit samples on stdout and count them (never held in memory)."""
     if shutil.which(argv[0]) is None:
@@ -143,17 +129,17 @@ def encode(sources: list[Path], out: Path, fmt: str, *, timeout: float) -> None:
     """sources: one WAV, or the two sides merged into two channels (sox -M)."""
     sox_in = ["-M", *map(str, sources)] if len(sources) > 1 else [str(sources[0])]
     if fmt == "ogg":
-        _run(["sox", "-q", "-V1", *sox_in, "-C", "-1", "-t", "ogg", str(out)], timeout)
+        run_tool(["sox", "-q", "-V1", *sox_in, "-C", "-1", "-t", "ogg", str(out)], timeout)
     elif fmt == "mp3":
-        _run(["sox", "-q", "-V1", *sox_in, "-C", "16", "-t", "mp3", str(out)], timeout)
+        run_tool(["sox", "-q", "-V1", *sox_in, "-C", "16", "-t", "mp3", str(out)], timeout)
     elif fmt == "opus":
         wav, merged = sources[0], None
         if len(sources) > 1:  # opusenc takes one file: the two sides go in as one stereo WAV
             merged = out.with_name(out.name + ".wav.tmp")
-            _run(["sox", "-q", "-V1", *sox_in, "-t", "wav", str(merged)], timeout)
+            run_tool(["sox", "-q", "-V1", *sox_in, "-t", "wav", str(merged)], timeout)
             wav = merged
         try:
-            _run(["opusenc", "--quiet", "--bitrate", str(OPUS_KBITS), str(wav), str(out)], timeout)
+            run_tool(["opusenc", "--quiet", "--bitrate", str(OPUS_KBITS), str(wav), str(out)], timeout)
         finally:
             if merged is not None:
                 merged.unlink(missing_ok=True)
@@ -164,7 +150,7 @@ def encode(sources: list[Path], out: Path, fmt: str, *, timeout: float) -> None:
 def check(path: Path, fmt: str, channels: int, expected: float, *, timeout: float) -> float:
     """The file decodes and its length matches the WAV's; the decoded length."""
     if fmt == "opus":
-        _run(["opusinfo", str(path)], timeout)
+        run_tool(["opusinfo", str(path)], timeout)
         seconds = _decoded_seconds(["opusdec", "--quiet", "--rate", str(RATE), str(path), "-"], channels, timeout)
     else:
         seconds = _decoded_seconds(["sox", "-q", "-V1", "-t", fmt, str(path), "-t", "s16", "-r", str(RATE),
@@ -288,7 +274,7 @@ class Compressor:
                 os.fsync(f.fileno())
             os.replace(temp, final)
             fsync_dir(day)
-        except (ToolFailed, OSError) as exc:
+        except (ToolFailed, PbxError, OSError) as exc:  # PbxError: the encoder is not installed
             temp.unlink(missing_ok=True)
             log.warning("recording %s: kept as WAV (%s)", call_id, exc)
             more = f"not compressed to {fmt}: {exc}"
