@@ -105,6 +105,12 @@ class Appliance:
                            self.bus, edge_addr=(edge_host, self.edge.port),
                            ring_timeout=cfg.ring_timeout)
         self.core.call(self.b2bua.start, self.engine)
+        core, b2bua = self.core, self.b2bua
+
+        def on_refer(call_id: str, number: str, notify: bool) -> None:
+            core.submit(b2bua.transfer, call_id, number, notify)
+
+        self.edge.on_refer = on_refer
 
         self._start_crm(services)  # before the lines: their first line.up is an event too
         self._start_lines(services)

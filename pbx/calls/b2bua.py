@@ -17,9 +17,11 @@ from typing import Any, Callable, Protocol
 
 import pjsua2 as pj
 
+from pbx.calls import transfer as xfer
 from pbx.calls.dtmf_relay import DtmfEvent, DtmfRelay, KeyPress
 from pbx.calls.legs import CoreAccount, Leg
 from pbx.core import Core, Timer
+from pbx.errors import PbxError
 from pbx.events import EventBus
 from pbx.store.journal import CallRecord
 
@@ -89,6 +91,9 @@ class BridgedCall:
     recording_notes: list[str] = field(default_factory=list)
     recording_details: dict = field(default_factory=dict)  # what the call record says of it
     held_star: Any = None  # a phone's * waiting to see whether 1 follows (*1: record)
+    transfer: Any = None  # a blind transfer ringing its number (pbx.calls.transfer.Transfer)
+    announcing: Any = None  # "this call may be recorded" playing to the caller before the bridge
+    announced: bool = False  # once per call (a transfer bridges it again)
 
     def legs(self) -> list[Leg]:
         return [leg for leg in (self.a, *self.b_legs) if leg is not None]
@@ -396,15 +401,26 @@ class B2bua:
             return
         if leg is call.a and call.winner is None and call.flow is not None and call.flow.after_pickup:
             return call.flow.media_ready()  # the appliance answered: a prompt is waiting
+        self._bridge(call)
+
+    def _bridge(self, call: BridgedCall) -> None:
+        if call.bridged or call.announcing is not None or call.state is CallState.ENDED:
+            return
         sides = self.sides(call)
         if sides is None:
             return  # the other side's media comes up in its own callback
         a_audio, b_audio = sides
+        if self.recorders is not None and self.recorders.announce(call, a_audio, lambda: self._announced(call)):
+            return
         a_audio.startTransmit(b_audio)
         b_audio.startTransmit(a_audio)
         call.bridged = True
         if self.recorders is not None:
             self.recorders.bridged(call)
+
+    def _announced(self, call: BridgedCall) -> None:
+        call.announcing = None
+        self._bridge(call)
 
     def sides(self, call: BridgedCall) -> tuple[Any, Any] | None:
         """The caller's and the callee's audio (a phone leg's or the line's port), once both are up."""
@@ -476,6 +492,145 @@ class B2bua:
             leg.send_digit(digit)
         self.bus.publish("dtmf", id=call.id, digit=digit, source=call.origin.line_name)
 
+    # ---- blind transfer (pbx/calls/transfer.py) --------------------------------------
+    def transfer(self, sip_call_id: str, number: str, notify: bool) -> None:
+        """A phone in a call sent REFER (the edge has answered 202): hand the other party on."""
+        leg = xfer.find_leg(self._legs, sip_call_id)
+        if leg is None:
+            log.info("REFER to %s in no live call", number)
+            return
+        call: BridgedCall = leg.call
+        refused = self._transfer_refusal(call, leg, number)
+        if refused:
+            log.info("call %s: transfer to %s refused (%s)", call.id if call else None, number, refused)
+            if notify:
+                xfer.notify(leg, refused)
+            return
+        by = call.caller if leg is call.a else leg.ext
+        entry = {"step": "transfer", "by": by, "to": number, "at": round(self.clock() - call.start, 3)}
+        call.path.append(entry)
+        call.transfer = xfer.Transfer(by, number, entry)
+        if notify:
+            xfer.notify(leg, 200)
+        leg.transferred = True
+        if self.recorders is not None:
+            self.recorders.side_leaving(call, leg)
+        self._drop_side(call, leg)
+        self.core.call_later(xfer.BYE_AFTER, leg.end)
+        self.bus.publish("call_transferred", id=call.id, by=by, to=number)
+        self._hold(call)
+        self._ring_transfer(call, number)
+
+    def _transfer_refusal(self, call: BridgedCall | None, leg: Leg, number: str) -> int:
+        """The sipfrag status that refuses this transfer, or 0. Only to an extension, for now."""
+        if call is None or call.state is not CallState.ANSWERED or not call.bridged \
+                or leg not in (call.a, call.winner):
+            return 481
+        if call.transfer is not None:
+            return 491
+        if self.directory.get(number) is None:
+            return 404
+        if number == (call.caller if leg is call.a else leg.ext):
+            return 482
+        if any(number in (c.caller, c.callee) for c in self.calls.values()):
+            return 486
+        return 0 if self.location.contacts(number) else 480
+
+    @staticmethod
+    def _drop_side(call: BridgedCall, leg: Leg) -> None:
+        """The transferring leg leaves the bridge; the party who stays is the call's A side
+        (the line's port when call.a is None), and the number's phone will be the B side."""
+        call.bridged = False
+        if leg is call.winner:
+            call.winner = None
+        elif call.origin is None:  # the caller of an extension call transfers: the callee stays
+            stays = call.winner
+            assert stays is not None  # bridged
+            call.b_legs.remove(stays)
+            stays.role = "a"
+            call.a, call.winner = stays, None
+        else:
+            call.a = None  # an extension's call out on a line: the line stays
+
+    def _ring_transfer(self, call: BridgedCall, number: str) -> None:
+        call.attempt += 1
+        call.b_statuses.clear()
+        attempt = call.attempt
+        if call.a is None:
+            display = call.caller_name or call.caller
+        else:
+            who = call.a.ext or call.caller
+            display = getattr(self.directory.get(who), "name", "") or who
+        for leg in self._make_b_legs(call, self.location.contacts(number), display):
+            leg.attempt = attempt
+        if not any(b.attempt == attempt for b in call.b_legs):
+            return self._transfer_failed(call)
+        if call.timer:
+            call.timer.cancel()
+        call.timer = self.core.call_later(self.ring_timeout, lambda: self._transfer_timeout(call, attempt))
+
+    def _transfer_timeout(self, call: BridgedCall, attempt: int) -> None:
+        if call.transfer is None or call.state is CallState.ENDED or attempt != call.attempt:
+            return
+        call.timer = None
+        call.attempt_over = attempt  # a leg's DISCONNECTED inside end() must not say it again
+        for b in list(call.b_legs):
+            b.end()
+        self._transfer_failed(call)
+
+    def _transfer_failed(self, call: BridgedCall) -> None:
+        """Nobody took the transferred call: ring back the phone that transferred, once."""
+        t: xfer.Transfer = call.transfer
+        t.entry["result"] = "no answer"
+        if not t.recall:
+            t.recall = True
+            t.entry = {"step": "recall", "to": t.by, "at": round(self.clock() - call.start, 3)}
+            call.path.append(t.entry)
+            return self._ring_transfer(call, t.by)
+        self._stop_hold(call)
+        call.disposition = "answered"
+        if call.a is not None:
+            call.a.end()
+        self._finish(call)
+
+    def _transfer_answered(self, call: BridgedCall, leg: Leg) -> None:
+        t: xfer.Transfer = call.transfer
+        call.transfer = None
+        call.winner, leg.answered = leg, True
+        if call.timer:
+            call.timer.cancel()
+            call.timer = None
+        for other in call.b_legs:
+            if other is not leg:
+                other.end()
+        t.entry["result"] = "answered"
+        if call.direction != "outbound":  # an outbound call keeps the number it dialled
+            call.callee = leg.ext
+        self._stop_hold(call, t)
+        self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee, by=leg.ext)
+        self.on_leg_media(leg)
+
+    def _hold(self, call: BridgedCall) -> None:
+        """The party who stays hears the hold prompt, over and over, while the number rings."""
+        from pbx.dialplan.flow import HOLD
+
+        t: xfer.Transfer | None = call.transfer
+        path = self.plan.prompt_path(HOLD) if self.plan is not None else None
+        sink = self.caller_audio(call)
+        if t is None or path is None or sink is None or call.state is CallState.ENDED:
+            return
+        try:
+            t.hold = self.plan.players.play(str(path), sink, lambda: self._hold(call))
+        except PbxError as exc:
+            log.warning("call %s: no hold prompt during the transfer: %s", call.id, exc)
+
+    @staticmethod
+    def _stop_hold(call: BridgedCall, t: Any = None) -> None:
+        t = t or call.transfer
+        if t is not None and t.hold is not None:
+            t.hold.stop()
+            t.hold = None
+
     # ---- state machine --------------------------------------------------------------
     def _b_answered(self, call: BridgedCall, leg: Leg) -> None:
         if leg.ended:  # its 200 crossed our CANCEL (a ring step that is over): pjsua BYEs it
@@ -483,6 +638,8 @@ class B2bua:
         if call.winner is not None:
             leg.end()  # two phones answered at once: the later one loses
             return
+        if call.transfer is not None:
+            return self._transfer_answered(call, leg)
         call.winner = leg
         leg.answered = True
         if call.callee == "*" or call.flow is not None:  # a line call or a group: who took it
@@ -556,6 +713,8 @@ class B2bua:
 
     def _leg_gone(self, call: BridgedCall, leg: Leg) -> None:
         """A leg has ended (and was released): what it means for the call."""
+        if leg.transferred:  # it handed the call on
+            return
         if leg.role == "a":
             call.disposition = call.disposition or ("answered" if call.answer else "cancelled")
             for b in call.b_legs:
@@ -566,6 +725,12 @@ class B2bua:
             if call.a is not None:
                 call.a.end()
             return self._finish(call)
+        if call.transfer is not None:  # the transfer's number rang out, or refused
+            if leg.attempt == call.attempt != call.attempt_over and \
+                    not any(b.attempt == call.attempt for b in call.b_legs):
+                call.attempt_over = call.attempt
+                self._transfer_failed(call)
+            return
         if call.flow is not None:  # the flow decides what a ring step's end means
             if call.answer is None and leg.attempt == call.attempt != call.attempt_over and \
                     not any(b.attempt == call.attempt for b in call.b_legs):
@@ -602,6 +767,10 @@ class B2bua:
         if call.held_star is not None:
             call.held_star[2].cancel()
             call.held_star = None
+        self._stop_hold(call)
+        if call.announcing is not None:  # before its sink, the line's port or the leg, goes
+            call.announcing.stop()
+            call.announcing = None
         if call.origin is not None:
             call.origin.hangup()  # no-op when the line already ended the call
             port = call.origin.close_port()

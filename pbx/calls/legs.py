@@ -45,6 +45,8 @@ class Leg(DeleteWhileAlive, pj.Call):
         self.call: Any = None  # the BridgedCall this leg belongs to
         self.ended = False
         self.answered = False
+        self.transferred = False  # it handed its call on (REFER): its end is not the call's
+        self._sip_call_id = ""
         self.status = 0
         self.rtp: dict[str, int] = {}
         self.keys = KeyCollector()  # DTMF heard on this leg, one KeyPress per key
@@ -77,6 +79,14 @@ class Leg(DeleteWhileAlive, pj.Call):
             except pj.Error as exc:
                 log.debug("DTMF %s by %s failed: %s", digit, name, exc.reason)
         return ""
+
+    def sip_call_id(self) -> str:
+        if not self._sip_call_id:
+            try:
+                self._sip_call_id = self.getInfo().callIdString
+            except pj.Error:
+                return ""
+        return self._sip_call_id
 
     def onStreamDestroyed(self, prm: "pj.OnStreamDestroyedParam") -> None:
         # The stream is still there during this callback: last chance for RTP counters.

@@ -69,10 +69,65 @@ class CallRecorders:
         return call.recording_policy
 
     def bridged(self, call: Any) -> None:
+        taping = call.taping
+        if taping is not None and taping.connected:  # a transfer's new party joins the recording
+            return self._join(call, taping)
         if self.decision(call).mode == ALWAYS:
             problem = self.start(call, "policy")
             if problem:
                 log.warning("call %s: not recorded: %s", call.id, problem)
+
+    def side_leaving(self, call: Any, leg: Any) -> None:
+        """A transferring phone leaves the bridge: its side no longer feeds the recording,
+        which goes on with the party who stays (one file per call, however many legs)."""
+        taping = call.taping
+        audio = leg.audio()
+        if taping is None or audio is None:
+            return
+        port = audio.getPortId()
+        keep = []
+        for side, recorder in taping.connected:
+            if side.getPortId() != port:
+                keep.append((side, recorder))
+                continue
+            try:
+                side.stopTransmit(recorder)
+            except pj.Error:
+                pass
+        taping.connected = keep
+
+    def _join(self, call: Any, taping: Taping) -> None:
+        sides = self.b2bua.sides(call)
+        if sides is None:
+            return
+        recorders = taping.recorders
+        pairs = [(sides[0], recorders[0]), (sides[1], recorders[-1])]
+        ports = {side.getPortId() for side, _ in taping.connected}
+        for side, recorder in pairs:
+            if side.getPortId() not in ports:  # the party who stayed is connected already
+                side.startTransmit(recorder)
+                taping.connected.append((side, recorder))
+
+    def announce(self, call: Any, sink: Any, then: Callable[[], None]) -> bool:
+        """"This call may be recorded" to the caller before the bridge, once per call, when
+        the owner turned it on and the call may be recorded; True while it plays (then()
+        bridges the call at its end). A missing prompt is logged and the call goes on."""
+        language = str(self.setting("recording_announcement", "off"))
+        plan = self.b2bua.plan
+        if language not in ("en", "ru") or call.taping is not None or call.announced or plan is None or self.decision(call).mode == NEVER:
+            return False
+        call.announced = True
+        path = plan.prompt_path(f"system-recorded-{language}")
+        try:
+            if path is None:
+                raise PbxError(f"no prompt system-recorded-{language}")
+            call.announcing = plan.players.play(str(path), sink, then)
+        except PbxError as exc:
+            log.warning("call %s: no recording announcement: %s", call.id, exc)
+            return False
+        call.path.append({"step": "recording_notice", "language": language,
+                          "at": round(self.b2bua.clock() - call.start, 3)})
+        return True
 
     def on_demand(self, call: Any) -> bool:
         """Whether *1 is the phones' to press on this call (else it goes on as digits)."""

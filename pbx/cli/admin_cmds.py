@@ -176,6 +176,8 @@ SETTINGS = {
     "recording_default": "always|on_demand|never: for calls no extension, group or route decides (on_demand: *1)",
     "recording_format": "ogg|opus|mp3: what recordings are compressed to after the call (ogg: Vorbis, read by sox)",
     "recording_channels": "1|2: both parties mixed, or each in its own channel (1)",
+    "recording_announcement": "off|en|ru: the caller hears \"this call may be recorded\" before a call that may be "
+                              "recorded is bridged (off)",
     "recording_keep_days": "recordings older than this are deleted, oldest first (90; 0: kept)",
     "recording_quota_mb": "recordings beyond this total are deleted, oldest first (0: no quota)",
     "recording_min_free_pct": "new recordings stop while the data partition has less free space (10)",
@@ -183,9 +185,9 @@ SETTINGS = {
 }
 LIVE = ("vip_mark", "blocked_callers", "repeat_calls", "repeat_hours",  # the daemon re-reads these
         "recording_default", "recording_format", "recording_channels", "recording_keep_days", "recording_quota_mb",
-        "recording_min_free_pct")
+        "recording_min_free_pct", "recording_announcement")
 RECORDING_CHOICES = {"recording_default": ("always", "on_demand", "never"), "recording_format": ("ogg", "opus", "mp3"),
-                     "recording_channels": ("1", "2")}
+                     "recording_channels": ("1", "2"), "recording_announcement": ("off", "en", "ru")}
 
 
 def check_setting(key: str, value: str) -> None:

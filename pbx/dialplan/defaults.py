@@ -21,6 +21,7 @@ _PROMPT_TEXT = {
     "goodbye": ("Goodbye", "Thank you for calling. Goodbye.", "Спасибо за звонок. До свидания."),
     "blocked": ("Blocked caller", "Calls from this number are not accepted. Goodbye.",
                 "Звонки с этого номера не принимаются. До свидания."),
+    "recorded": ("Recording notice", "This call may be recorded.", "Этот звонок может быть записан."),
 }
 
 SYSTEM_PROMPTS: dict[str, dict] = {

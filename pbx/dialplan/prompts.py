@@ -49,6 +49,7 @@ SYSTEM_TEXTS = {
     "goodbye": ("Goodbye.", "До свидания."),
     "blocked": ("Calls from this number are not accepted. Goodbye.",
                 "Звонки с этого номера не принимаются. До свидания."),
+    "recorded": ("This call may be recorded.", "Этот звонок может быть записан."),
 }
 SYSTEM_PROMPTS: dict[str, tuple[str, str]] = {
     f"system-{name}-{lang}": (lang, texts[i])

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from typing import Callable
+from urllib.parse import unquote
 
 from pbx.errors import ConfigError, PbxError, SipParseError
 from pbx.events import EventBus
@@ -68,6 +69,9 @@ class SipEdge:
         # Replies the edge wrote itself, by request identity: a retransmitted REGISTER
         # must get the same answer, not a second digest check (that would be a replay).
         self._replies: OrderedDict[tuple, tuple[float, bytes]] = OrderedDict()
+        # A phone's REFER in a call (blind transfer): the edge answers it and hands the
+        # dialog's Call-ID, the number and whether the phone wants a NOTIFY to the core.
+        self.on_refer: Callable[[str, str, bool], None] | None = None
 
     # ---- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -173,6 +177,8 @@ class SipEdge:
             return  # the ACK of our own 407
         for name in [h for h, _ in msg.headers if h.lower().startswith("x-pbx-")]:
             msg.remove(name)  # only the edge may say who the caller is
+        if msg.method == "REFER" and to_tag and self.on_refer is not None:
+            return self._refer(msg, src)
         if not to_tag and msg.method not in ("ACK", "CANCEL"):
             caller = self._authenticate(msg, src, proxy=True)
             if caller is None:
@@ -222,6 +228,25 @@ class SipEdge:
             self._tcp.remember(src)
         self.stats["registrations"] += 1
         self._answer(req, src, 200, "OK", [("Contact", contact_header(b, now)) for b in bindings])
+
+    def _refer(self, req: SipRequest, src: Source) -> None:
+        """Answered here, not relayed: pjsua would dial the Refer-To itself, as a call of
+        its own, where the B2BUA must ring the number for the call it already has. The
+        core sends the NOTIFY in the dialog (its CSeq is the core's to count)."""
+        try:
+            target = NameAddr.parse(req.get("refer-to") or "", "Refer-To")
+        except (GrammarError, SipParseError):
+            target = None
+        uri = target.parsed if target is not None else None
+        if uri is None or not uri.is_sip or not uri.user:
+            return self._answer(req, src, 400, "Bad Request (Refer-To)")
+        if "replaces" in uri.headers.lower():
+            return self._answer(req, src, 501, "Not Implemented (attended transfer)")
+        silent = (req.get("refer-sub") or "").strip().lower() == "false"  # RFC 4488
+        self._answer(req, src, 202, "Accepted", [("Refer-Sub", "false")] if silent else None)
+        self.stats["transfers"] += 1
+        assert self.on_refer is not None
+        self.on_refer(req.call_id, unquote(uri.user), not silent)
 
     # ---- relaying -------------------------------------------------------------------
     def _is_ours(self, addr: NameAddr) -> bool:

@@ -34,11 +34,13 @@ class AnsweringPhone(SippPhone):
     scenario="uas_info.xml": a phone without telephone-event, taking keys by SIP INFO."""
 
     def __init__(self, pbx: Daemon, workdir: Path, tone_hz: float = 1300, hangs_up_after_ms: int = 0,
-                 scenario: str = "uas_call.xml") -> None:
+                 scenario: str = "uas_call.xml", user: tuple[str, str] = BOB,
+                 params: dict[str, str] | None = None) -> None:
         self.pbx, self.workdir, self.scenario = pbx, workdir, scenario
         self.hangs_up_after_ms = hangs_up_after_ms
+        self.params = params or {}
         self.port = free_port()
-        self.csv = sipp.users_csv(workdir / "bob.csv", [BOB])
+        self.csv = sipp.users_csv(workdir / f"{user[0]}.csv", [user])
         self.audio = RtpEndpoint(tone_hz)
         self.proc: subprocess.Popen | None = None
 
@@ -49,7 +51,8 @@ class AnsweringPhone(SippPhone):
         self.audio.start()
         hangup = ["-d", str(self.hangs_up_after_ms)] if self.hangs_up_after_ms else []
         self.proc = sipp.start(sipp.sipp_args(self.scenario, self.pbx.sip, csv=self.csv, local_port=self.port,
-                                              params={"RTPPORT": str(self.audio.port)}, extra=["-trace_msg", *hangup],
+                                              params={"RTPPORT": str(self.audio.port), **self.params},
+                                              extra=["-trace_msg", *hangup],
                                               flags={"callee_hangs_up"} if hangup else set()),
                                self.workdir)
         time.sleep(0.3)

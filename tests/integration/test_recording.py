@@ -124,3 +124,26 @@ def test_a_call_nobody_records_says_why(pbx: Daemon, tmp_path: Path) -> None:
     policy = record["details"]["recording_policy"]
     assert (policy["mode"], policy["source"]) == ("never", "default") and "spans" not in policy, policy
     assert not list((pbx.data_dir / "recordings").rglob(f"{record['id']}.*"))
+
+
+def test_the_recording_notice_plays_to_the_caller_before_the_bridge(pbx: Daemon, tmp_path: Path) -> None:
+    pbx.pbx("config", "set", "recording_default", "always")
+    pbx.pbx("config", "set", "recording_announcement", "en")
+    time.sleep(6)
+    assert wait_until(lambda: line_idle(pbx), timeout=20)
+    with AnsweringPhone(pbx, tmp_path, tone_hz=PHONE_HZ) as phone:
+        pbx.pbx("sim", "call", "--trunk", "gsm1", "--from", "+79161234567", "--tone", str(LINE_HZ))
+        assert wait_until(lambda: pbx.api("sim/gsm1")["state"] == "active", timeout=15), pbx.log()[-2000:]
+        time.sleep(0.8)
+        heard = pbx.api(f"sim/gsm1?hz={PHONE_HZ}&level=600")
+        assert heard["rms"] > 300 and heard["tone_level"] < 0.05, heard  # the notice, not yet Bob
+        assert wait_until(lambda: pbx.api(f"sim/gsm1?hz={PHONE_HZ}")["tone_level"] > 0.2, timeout=5)
+        time.sleep(2)
+        pbx.pbx("sim", "hangup", "--trunk", "gsm1")
+        assert phone.finish().successful == 1
+    record, rec = ready_recording(pbx)
+    assert [s for s in record["details"]["path"] if s["step"] == "recording_notice"], record["details"]["path"]
+    start = record["details"]["recording_policy"]["spans"][0][0]
+    assert start > 1.0, start  # recorded from the bridge, after the notice
+    seconds = len(decoded(pbx.data_dir / rec["path"])) / 8000
+    assert abs(seconds - (record["duration"] - start)) <= 0.1, (seconds, record["duration"], start)

@@ -139,7 +139,9 @@ class RtpEndpoint:
                     time.sleep(0.02)
                 seq, ts = seq + len(packets), ts + len(packets) * FRAME
                 next_send = time.monotonic()
-            if self.peer is not None and self.pt is not None and now >= next_send:
+            if self.peer is None:
+                next_send = now  # a phone starts its stream at the answer, not in a burst to catch up
+            elif self.pt is not None and now >= next_send:
                 n = np.arange(ts, ts + FRAME)
                 tone = (self.amplitude * np.sin(2 * np.pi * self.freq * n / RATE)).astype(np.int16)
                 header = struct.pack("!BBHII", 0x80, self.pt, seq & 0xFFFF, ts & 0xFFFFFFFF, ssrc)
