@@ -114,7 +114,8 @@ class CallRecorders:
         bridges the call at its end). A missing prompt is logged and the call goes on."""
         language = str(self.setting("recording_announcement", "off"))
         plan = self.b2bua.plan
-        if language not in ("en", "ru") or call.taping is not None or call.announced or plan is None or self.decision(call).mode == NEVER:
+        if language not in ("en", "ru") or call.taping is not None or call.announced or plan is None \
+                or self.decision(call).mode == NEVER:
             return False
         call.announced = True
         path = plan.prompt_path(f"system-recorded-{language}")
