@@ -338,8 +338,7 @@ class B2bua:
             return
         call.timer = None
         call.attempt_over = attempt  # a leg's DISCONNECTED inside end() must not say it again
-        for b in list(call.b_legs):
-            b.end()
+        self._end_b_legs(call)
         if call.flow is not None and call.state is not CallState.ENDED:
             call.flow.rang_out(set(call.b_statuses) | {408})  # 408: some rang their time out
 
@@ -574,8 +573,7 @@ class B2bua:
             return
         call.timer = None
         call.attempt_over = attempt  # a leg's DISCONNECTED inside end() must not say it again
-        for b in list(call.b_legs):
-            b.end()
+        self._end_b_legs(call)
         self._transfer_failed(call)
 
     def _transfer_failed(self, call: BridgedCall) -> None:
@@ -600,9 +598,7 @@ class B2bua:
         if call.timer:
             call.timer.cancel()
             call.timer = None
-        for other in call.b_legs:
-            if other is not leg:
-                other.end()
+        self._end_b_legs(call, keep=leg)
         t.entry["result"] = "answered"
         if call.direction != "outbound":  # an outbound call keeps the number it dialled
             call.callee = leg.ext
@@ -647,9 +643,7 @@ class B2bua:
         call.state = CallState.ANSWERED
         if call.timer:
             call.timer.cancel()
-        for other in call.b_legs:
-            if other is not leg:
-                other.end()
+        self._end_b_legs(call, keep=leg)
         picked_up = call.flow is not None and call.flow.picked_up
         if call.flow is not None:
             call.flow.answered(leg.ext)  # its prompt stops before the bridge
@@ -674,8 +668,7 @@ class B2bua:
             return
         if not ok:
             call.disposition = "failed"
-            for b in call.b_legs:
-                b.end()
+            self._end_b_legs(call)
             return self._finish(call)
         call.answer = self.clock()
         self.stats["answered_total"] += 1
@@ -691,8 +684,7 @@ class B2bua:
             return
         call.origin.ended = True
         call.disposition = call.disposition or ("answered" if call.answer else "cancelled")
-        for b in call.b_legs:
-            b.end()
+        self._end_b_legs(call)
         if call.a is not None:  # an outbound call: tell the extension why
             busy = call.origin.end_reason == "busy"
             if not call.answer:
@@ -717,8 +709,7 @@ class B2bua:
             return
         if leg.role == "a":
             call.disposition = call.disposition or ("answered" if call.answer else "cancelled")
-            for b in call.b_legs:
-                b.end()
+            self._end_b_legs(call)
             return self._finish(call)
         if leg.answered:  # the phone that took the call hung up
             call.disposition = "answered"
@@ -747,10 +738,18 @@ class B2bua:
             else:
                 self._reject(call, 480, "no_answer")
 
+    @staticmethod
+    def _end_b_legs(call: BridgedCall, keep: Leg | None = None) -> None:
+        """End every B leg but `keep`, over a copy: a leg whose phone has not answered
+        anything yet ends at once, and leaves call.b_legs inside end() (its DISCONNECTED
+        callback), which would make a loop over the list itself skip the next leg."""
+        for leg in list(call.b_legs):
+            if leg is not keep:
+                leg.end()
+
     def _ring_timeout(self, call: BridgedCall) -> None:
         if call.state in (CallState.ROUTING, CallState.RINGING):
-            for b in call.b_legs:
-                b.end()
+            self._end_b_legs(call)
             self._reject(call, 480, "no_answer")
 
     def _reject(self, call: BridgedCall, status: int, disposition: str) -> None:
