@@ -73,8 +73,7 @@ class Outbox:
         # not block): the delivery workers' wake-up and the SSE hub
         self.listeners: list[Callable[[StoredEvent], None]] = []
         self.wake: Callable[[], None] = lambda: None  # the delivery workers look again (a retry)
-        with journal._lock:
-            journal._conn().executescript(SCHEMA)
+        journal.add_tables(SCHEMA)
 
     # -- writing events -------------------------------------------------------------
     def append(self, kind: str, data: dict[str, Any], at: float | None = None) -> StoredEvent:

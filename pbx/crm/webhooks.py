@@ -65,8 +65,7 @@ class WebhookStore:
     def __init__(self, journal: CallJournal) -> None:
         self.journal = journal
         self.on_change: Callable[[], None] = lambda: None  # the delivery workers follow at once
-        with journal._lock:
-            journal._conn().executescript(SCHEMA)
+        journal.add_tables(SCHEMA)
 
     def _write(self, sql: str, args: tuple) -> int:
         return self.journal.write(sql, args, "the webhook endpoint")
@@ -86,15 +85,13 @@ class WebhookStore:
         return endpoint
 
     def get(self, endpoint_id: str) -> Endpoint:
-        with self.journal._lock:
-            row = self.journal._conn().execute("SELECT * FROM webhooks WHERE id = ?", (endpoint_id,)).fetchone()
-        if row is None:
+        rows = self.journal.read("SELECT * FROM webhooks WHERE id = ?", (endpoint_id,))
+        if not rows:
             raise NotFound(f"no webhook endpoint {endpoint_id}")
-        return _endpoint(row)
+        return _endpoint(rows[0])
 
     def list(self) -> list[Endpoint]:
-        with self.journal._lock:
-            rows = self.journal._conn().execute("SELECT * FROM webhooks ORDER BY created").fetchall()
+        rows = self.journal.read("SELECT * FROM webhooks ORDER BY created")
         return [_endpoint(r) for r in rows]
 
     def update(self, endpoint_id: str, data: dict[str, Any]) -> Endpoint:

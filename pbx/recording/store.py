@@ -94,8 +94,7 @@ class RecordingStore:
         self.journal = journal
         self.data_dir = Path(data_dir)
         self.root = self.data_dir / SUBDIR
-        with journal._lock:
-            journal._conn().executescript(SCHEMA)
+        journal.add_tables(SCHEMA)
 
     # -- files ----------------------------------------------------------------------
     def day_dir(self, when: float) -> Path:
@@ -164,9 +163,8 @@ class RecordingStore:
             self._link(rec)
 
     def get(self, call_id: str) -> Recording | None:
-        with self.journal._lock:
-            row = self.journal._conn().execute("SELECT * FROM recordings WHERE call_id = ?", (call_id,)).fetchone()
-        return _recording(row) if row is not None else None
+        rows = self.journal.read("SELECT * FROM recordings WHERE call_id = ?", (call_id,))
+        return _recording(rows[0]) if rows else None
 
     def list(self, limit: int = 100, number: str | None = None, since: float | None = None
              ) -> builtins.list[Recording]:
@@ -180,15 +178,12 @@ class RecordingStore:
             where.append("started >= ?")
             args.append(since)
         query = "SELECT * FROM recordings" + (" WHERE " + " AND ".join(where) if where else "")
-        with self.journal._lock:
-            rows = self.journal._conn().execute(query + " ORDER BY started DESC LIMIT ?", [*args, limit]).fetchall()
+        rows = self.journal.read(query + " ORDER BY started DESC LIMIT ?", [*args, limit])
         return [_recording(r) for r in rows]
 
     def with_status(self, *statuses: str) -> builtins.list[Recording]:
         marks = ",".join("?" * len(statuses))
-        with self.journal._lock:
-            rows = self.journal._conn().execute(
-                f"SELECT * FROM recordings WHERE status IN ({marks}) ORDER BY started", statuses).fetchall()
+        rows = self.journal.read(f"SELECT * FROM recordings WHERE status IN ({marks}) ORDER BY started", statuses)
         return [_recording(r) for r in rows]
 
     def delete(self, call_id: str) -> bool:
@@ -210,21 +205,16 @@ class RecordingStore:
 
     def delete_number(self, number: str) -> builtins.list[str]:
         """Every recording of calls from or to a number (a data-protection request)."""
-        with self.journal._lock:
-            ids = [r[0] for r in self.journal._conn().execute(
-                "SELECT call_id FROM recordings WHERE caller = ? OR callee = ? ORDER BY started",
-                (number, number)).fetchall()]
+        ids = [r[0] for r in self.journal.read(
+            "SELECT call_id FROM recordings WHERE caller = ? OR callee = ? ORDER BY started", (number, number))]
         return [call_id for call_id in ids if self.delete(call_id)]
 
     def total_size(self) -> int:
-        with self.journal._lock:
-            return int(self.journal._conn().execute("SELECT COALESCE(SUM(size), 0) FROM recordings").fetchone()[0])
+        return int(self.journal.read("SELECT COALESCE(SUM(size), 0) FROM recordings")[0][0])
 
     def oldest(self, limit: int) -> builtins.list[Recording]:
         """The oldest finished recordings (one being written or compressed is never offered)."""
         marks = ",".join("?" * len(FINISHED))
-        with self.journal._lock:
-            rows = self.journal._conn().execute(
-                f"SELECT * FROM recordings WHERE status IN ({marks}) ORDER BY started LIMIT ?",
-                [*FINISHED, limit]).fetchall()
+        rows = self.journal.read(f"SELECT * FROM recordings WHERE status IN ({marks}) ORDER BY started LIMIT ?",
+                                 [*FINISHED, limit])
         return [_recording(r) for r in rows]

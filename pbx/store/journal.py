@@ -264,6 +264,17 @@ class CallJournal:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write {what}: {exc}") from exc
 
+    def read(self, sql: str, args: tuple | builtins.list | dict = ()) -> builtins.list[sqlite3.Row]:
+        """Every row of one query on the shared connection (the tables others keep in
+        this file, recordings and the CRM's, read through here)."""
+        with self._lock:
+            return self._conn().execute(sql, args).fetchall()
+
+    def add_tables(self, script: str) -> None:
+        """CREATE ... IF NOT EXISTS statements of a table kept in this file."""
+        with self._lock:
+            self._conn().executescript(script)
+
     def get(self, call_id: str) -> CallRecord | None:
         with self._lock:
             row = self._conn().execute("SELECT * FROM calls WHERE id = ?", (call_id,)).fetchone()
