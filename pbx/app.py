@@ -107,8 +107,8 @@ class Appliance:
         self.core.call(self.b2bua.start, self.engine)
         core, b2bua = self.core, self.b2bua
 
-        def on_refer(call_id: str, number: str, notify: bool) -> None:
-            core.submit(b2bua.transfer, call_id, number, notify)
+        def on_refer(call_id: str, number: str, referrer: str, cseq: int, notify: bool) -> None:
+            core.submit(b2bua.transfer, call_id, number, referrer, cseq, notify)
 
         self.edge.on_refer = on_refer
 

@@ -12,6 +12,7 @@ import re
 import secrets
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -287,7 +288,8 @@ class B2bua:
             return self._reject(call, 480, "unavailable")
         call.timer = self.core.call_later(self.ring_timeout, lambda: self._ring_timeout(call))
 
-    def _make_b_legs(self, call: BridgedCall, contacts: list[Any], display: str) -> list[Leg]:
+    def _make_b_legs(self, call: BridgedCall, contacts: list[Any], display: str,
+                     caller: str | None = None) -> list[Leg]:
         name = display.replace('"', "").replace("\\", "")  # nothing that would end the quoted name
         edge_host, edge_port = self.edge_addr
         made = []
@@ -295,7 +297,7 @@ class B2bua:
             leg = Leg(self, self.account, role="b", target=binding.uri)
             leg.ext = binding.ext
             op = pj.CallOpParam(True)
-            op.txOption.localUri = f'"{name}" <sip:{call.caller}@{edge_host}:{edge_port}>'
+            op.txOption.localUri = f'"{name}" <sip:{caller or call.caller}@{edge_host}:{edge_port}>'
             if isinstance(binding, OutsideMember):
                 now = self.clock()
                 self._outside = {k: v for k, v in self._outside.items() if v[2] >= now}
@@ -409,7 +411,8 @@ class B2bua:
         if sides is None:
             return  # the other side's media comes up in its own callback
         a_audio, b_audio = sides
-        if self.recorders is not None and self.recorders.announce(call, a_audio, lambda: self._announced(call)):
+        outside = b_audio if call.a is not None and call.origin is not None else a_audio  # who the notice is for
+        if self.recorders is not None and self.recorders.announce(call, outside, lambda: self._announced(call)):
             return
         a_audio.startTransmit(b_audio)
         b_audio.startTransmit(a_audio)
@@ -492,48 +495,92 @@ class B2bua:
         self.bus.publish("dtmf", id=call.id, digit=digit, source=call.origin.line_name)
 
     # ---- blind transfer (pbx/calls/transfer.py) --------------------------------------
-    def transfer(self, sip_call_id: str, number: str, notify: bool) -> None:
-        """A phone in a call sent REFER (the edge has answered 202): hand the other party on."""
+    def transfer(self, sip_call_id: str, number: str, referrer: str, cseq: int, notify: bool) -> None:
+        """A phone in a call sent REFER (the edge has answered 202; `referrer` is the
+        extension registered where it came from): hand the other party on to `number`."""
         leg = xfer.find_leg(self._legs, sip_call_id)
         if leg is None:
-            log.info("REFER to %s in no live call", number)
+            log.info("REFER from %s to %s in no live call", referrer, number)
             return
         call: BridgedCall = leg.call
-        refused = self._transfer_refusal(call, leg, number)
-        if refused:
-            log.info("call %s: transfer to %s refused (%s)", call.id if call else None, number, refused)
+
+        def say(status: int) -> None:
             if notify:
-                xfer.notify(leg, refused)
-            return
-        by = call.caller if leg is call.a else leg.ext
-        entry = {"step": "transfer", "by": by, "to": number, "at": round(self.clock() - call.start, 3)}
+                xfer.notify(leg, status, cseq)
+
+        refused = self._transfer_refusal(call, leg, number, referrer)
+        if refused:
+            log.info("call %s: transfer by %s to %s refused (%s)", call.id if call else None, referrer, number, refused)
+            return say(refused)
+        entry = {"step": "transfer", "by": referrer, "to": number, "at": round(self.clock() - call.start, 3)}
         call.path.append(entry)
-        call.transfer = xfer.Transfer(by, number, entry)
-        if notify:
-            xfer.notify(leg, 200)
+        stays = self._other_audio(call, leg)
+        call.transfer = xfer.Transfer(referrer, number, entry, *self._staying_party(call, leg))
+        say(200)
         leg.transferred = True
+        gone = leg.audio(held=True)  # a phone often holds the call before it transfers
+        for src, dst in ((gone, stays), (stays, gone)):
+            if src is not None and dst is not None:
+                try:
+                    src.stopTransmit(dst)
+                except pj.Error:
+                    pass
         if self.recorders is not None:
-            self.recorders.side_leaving(call, leg)
+            self.recorders.side_leaving(call, stays)
+        if call.held_star is not None:
+            call.held_star[2].cancel()
+            call.held_star = None
         self._drop_side(call, leg)
-        self.core.call_later(xfer.BYE_AFTER, leg.end)
-        self.bus.publish("call_transferred", id=call.id, by=by, to=number)
+        setattr(call, call.transfer.field, number)  # that phone is this call's now (busy())
+        leaving = weakref.ref(leg)  # the timer must not be the leg's last reference
+        self.core.call_later(xfer.BYE_AFTER, lambda: self._end_leg(leaving))
+        self.bus.publish("call_transferred", id=call.id, by=referrer, to=number)
         self._hold(call)
         self._ring_transfer(call, number)
 
-    def _transfer_refusal(self, call: BridgedCall | None, leg: Leg, number: str) -> int:
+    @staticmethod
+    def _end_leg(ref: "weakref.ref[Leg]") -> None:
+        leg = ref()
+        if leg is not None:
+            leg.end()
+
+    def _own_ext(self, call: BridgedCall, leg: Leg) -> str:
+        return (leg.ext or call.caller) if leg is call.a else leg.ext
+
+    def _transfer_refusal(self, call: BridgedCall | None, leg: Leg, number: str, referrer: str) -> int:
         """The sipfrag status that refuses this transfer, or 0. Only to an extension, for now."""
-        if call is None or call.state is not CallState.ANSWERED or not call.bridged \
-                or leg not in (call.a, call.winner):
+        if call is None or call.state is not CallState.ANSWERED or leg not in (call.a, call.winner):
             return 481
-        if call.transfer is not None:
+        if call.transfer is not None or call.announcing is not None or not call.bridged:
             return 491
+        if referrer != self._own_ext(call, leg):
+            return 403
         if self.directory.get(number) is None:
             return 404
-        if number == (call.caller if leg is call.a else leg.ext):
+        if number == referrer:
             return 482
-        if any(number in (c.caller, c.callee) for c in self.calls.values()):
+        if self.busy(number):
             return 486
         return 0 if self.location.contacts(number) else 480
+
+    def _other_audio(self, call: BridgedCall, leg: Leg) -> Any:
+        line_port = getattr(call.origin, "port", None)
+        other = call.a if leg is call.winner else call.winner
+        return other.audio() if other is not None else line_port
+
+    def _staying_party(self, call: BridgedCall, leg: Leg) -> tuple[str, str, str]:
+        """(the call's field the ringing phone takes, the From user and the name it rings with)."""
+        if leg is call.winner:
+            who = call.caller
+            name = call.caller_name if call.origin is not None else getattr(self.directory.get(who), "name", "")
+            return "callee", who, name or who
+        if call.origin is not None:  # an extension's call out on a line: the outside number stays
+            return "caller", call.callee, call.callee
+        stays = call.winner
+        assert stays is not None  # bridged
+        name = getattr(self.directory.get(stays.ext), "name", "") or stays.ext
+        call.caller, call.caller_name = stays.ext, name  # the callee stays: the caller now
+        return "callee", stays.ext, name
 
     @staticmethod
     def _drop_side(call: BridgedCall, leg: Leg) -> None:
@@ -552,15 +599,12 @@ class B2bua:
             call.a = None  # an extension's call out on a line: the line stays
 
     def _ring_transfer(self, call: BridgedCall, number: str) -> None:
+        t: xfer.Transfer = call.transfer
         call.attempt += 1
         call.b_statuses.clear()
         attempt = call.attempt
-        if call.a is None:
-            display = call.caller_name or call.caller
-        else:
-            who = call.a.ext or call.caller
-            display = getattr(self.directory.get(who), "name", "") or who
-        for leg in self._make_b_legs(call, self.location.contacts(number), display):
+        contacts = self.location.contacts(number)
+        for leg in self._make_b_legs(call, contacts, t.display, caller=t.from_user):
             leg.attempt = attempt
         if not any(b.attempt == attempt for b in call.b_legs):
             return self._transfer_failed(call)
@@ -579,11 +623,12 @@ class B2bua:
     def _transfer_failed(self, call: BridgedCall) -> None:
         """Nobody took the transferred call: ring back the phone that transferred, once."""
         t: xfer.Transfer = call.transfer
-        t.entry["result"] = "no answer"
+        t.entry["result"] = "busy" if set(call.b_statuses) & {486, 600, 603} else "no answer"
         if not t.recall:
             t.recall = True
             t.entry = {"step": "recall", "to": t.by, "at": round(self.clock() - call.start, 3)}
             call.path.append(t.entry)
+            setattr(call, t.field, t.by)
             return self._ring_transfer(call, t.by)
         self._stop_hold(call)
         call.disposition = "answered"
@@ -600,8 +645,7 @@ class B2bua:
             call.timer = None
         self._end_b_legs(call, keep=leg)
         t.entry["result"] = "answered"
-        if call.direction != "outbound":  # an outbound call keeps the number it dialled
-            call.callee = leg.ext
+        setattr(call, t.field, leg.ext)
         self._stop_hold(call, t)
         self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee, by=leg.ext)
         self.on_leg_media(leg)

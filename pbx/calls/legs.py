@@ -96,11 +96,18 @@ class Leg(DeleteWhileAlive, pj.Call):
         except pj.Error:
             pass
 
-    def audio(self) -> "pj.AudioMedia | None":
+    def audio(self, held: bool = False) -> "pj.AudioMedia | None":
+        """The leg's audio in the bridge while active (or on hold too, with held: its
+        slot is still connected then)."""
+        ok = (pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_LOCAL_HOLD, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD) \
+            if held else (pj.PJSUA_CALL_MEDIA_ACTIVE,)
         ci = self.getInfo()  # keep the info alive while iterating (SWIG temporaries)
         for idx, media in enumerate(ci.media):
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
-                return self.getAudioMedia(idx)
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status in ok:
+                try:
+                    return self.getAudioMedia(idx)
+                except pj.Error:
+                    return None
         return None
 
     def end(self, status: int = 0) -> None:

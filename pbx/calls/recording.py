@@ -77,36 +77,44 @@ class CallRecorders:
             if problem:
                 log.warning("call %s: not recorded: %s", call.id, problem)
 
-    def side_leaving(self, call: Any, leg: Any) -> None:
-        """A transferring phone leaves the bridge: its side no longer feeds the recording,
-        which goes on with the party who stays (one file per call, however many legs)."""
+    def side_leaving(self, call: Any, stays: Any) -> None:
+        """A phone transfers the call: only the party who stays (its audio) feeds the
+        recording until the next party is bridged (one file per call, however many legs)."""
         taping = call.taping
-        audio = leg.audio()
-        if taping is None or audio is None:
+        if taping is None:
             return
-        port = audio.getPortId()
-        keep = []
-        for side, recorder in taping.connected:
-            if side.getPortId() != port:
-                keep.append((side, recorder))
-                continue
-            try:
-                side.stopTransmit(recorder)
-            except pj.Error:
-                pass
+        port = stays.getPortId() if stays is not None else None
+        keep = [(side, rec) for side, rec in taping.connected if side.getPortId() == port]
+        self._disconnect([pair for pair in taping.connected if pair not in keep])
         taping.connected = keep
 
     def _join(self, call: Any, taping: Taping) -> None:
+        """A transfer's new party is bridged: each side to its recorder (the party who
+        stayed may have moved from the callee's channel to the caller's)."""
         sides = self.b2bua.sides(call)
         if sides is None:
             return
         recorders = taping.recorders
-        pairs = [(sides[0], recorders[0]), (sides[1], recorders[-1])]
-        ports = {side.getPortId() for side, _ in taping.connected}
-        for side, recorder in pairs:
-            if side.getPortId() not in ports:  # the party who stayed is connected already
+        wanted = [(sides[0], recorders[0]), (sides[1], recorders[-1])]
+
+        def key(pair: tuple[Any, Any]) -> tuple[int, int]:
+            return pair[0].getPortId(), id(pair[1])
+
+        have = {key(pair) for pair in taping.connected}
+        want = {key(pair) for pair in wanted}
+        self._disconnect([pair for pair in taping.connected if key(pair) not in want])
+        for side, recorder in wanted:
+            if key((side, recorder)) not in have:
                 side.startTransmit(recorder)
-                taping.connected.append((side, recorder))
+        taping.connected = wanted
+
+    @staticmethod
+    def _disconnect(pairs: list[tuple[Any, Any]]) -> None:
+        for side, recorder in pairs:
+            try:
+                side.stopTransmit(recorder)
+            except pj.Error:
+                pass  # the leg's media is gone already
 
     def announce(self, call: Any, sink: Any, then: Callable[[], None]) -> bool:
         """"This call may be recorded" to the caller before the bridge, once per call, when
@@ -114,10 +122,10 @@ class CallRecorders:
         bridges the call at its end). A missing prompt is logged and the call goes on."""
         language = str(self.setting("recording_announcement", "off"))
         plan = self.b2bua.plan
-        if language not in ("en", "ru") or call.taping is not None or call.announced or plan is None \
+        first, call.announced = not call.announced, True  # a later bridge (a transfer) never announces
+        if not first or language not in ("en", "ru") or call.taping is not None or plan is None \
                 or self.decision(call).mode == NEVER:
             return False
-        call.announced = True
         path = plan.prompt_path(f"system-recorded-{language}")
         try:
             if path is None:

@@ -11,7 +11,7 @@ if it does not answer either, the call ends.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pjsua2 as pj
@@ -30,17 +30,21 @@ class Transfer:
     by: str  # the extension that transferred
     to: str  # the number it transferred to
     entry: dict  # its step in call.path, which says how it ended
+    field: str  # "callee" or "caller": the call's field that names the phone being rung
+    from_user: str  # who the ringing phone sees calling: the party who stays
+    display: str
     recall: bool = False  # ringing the phone that transferred, once the number did not answer
     hold: Any = None  # the hold prompt's listener for the party who stays
-    extra: dict = field(default_factory=dict)
 
 
-def notify(leg: Any, status: int) -> None:
-    """RFC 3515: the REFER's outcome as a message/sipfrag NOTIFY in the leg's dialog; the
-    implicit subscription ends with it (a blind transfer is over once it is handed on)."""
+def notify(leg: Any, status: int, cseq: int) -> None:
+    """RFC 3515: the REFER's outcome as a message/sipfrag NOTIFY in the leg's dialog, the
+    event id its CSeq (a second REFER in the dialog is a subscription of its own); it
+    ends there: a blind transfer is over once the call is handed on (200 then means
+    "accepted and ringing", as Asterisk and FreePBX report it too)."""
     prm = pj.CallSendRequestParam()
     prm.method = "NOTIFY"
-    for name, value in (("Event", "refer"), ("Subscription-State", "terminated;reason=noresource")):
+    for name, value in (("Event", f"refer;id={cseq}"), ("Subscription-State", "terminated;reason=noresource")):
         header = pj.SipHeader()
         header.hName, header.hValue = name, value
         prm.txOption.headers.append(header)

@@ -69,9 +69,10 @@ class SipEdge:
         # Replies the edge wrote itself, by request identity: a retransmitted REGISTER
         # must get the same answer, not a second digest check (that would be a replay).
         self._replies: OrderedDict[tuple, tuple[float, bytes]] = OrderedDict()
-        # A phone's REFER in a call (blind transfer): the edge answers it and hands the
-        # dialog's Call-ID, the number and whether the phone wants a NOTIFY to the core.
-        self.on_refer: Callable[[str, str, bool], None] | None = None
+        # A phone's REFER in a call (blind transfer): the edge answers it and hands the core
+        # the dialog's Call-ID, the number, the extension that asked, the REFER's CSeq (the
+        # NOTIFY's event id) and whether the phone wants a NOTIFY.
+        self.on_refer: Callable[[str, str, str, int, bool], None] | None = None
 
     # ---- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -242,11 +243,17 @@ class SipEdge:
             return self._answer(req, src, 400, "Bad Request (Refer-To)")
         if "replaces" in uri.headers.lower():
             return self._answer(req, src, 501, "Not Implemented (attended transfer)")
+        # In-dialog requests carry no digest here, so the REFER must come from where its
+        # extension registered; the core then checks that this extension is the leg's.
+        referrer = self.registrar.user_at((src.host, src.port))
+        if referrer is None:
+            self.stats["transfers_refused"] += 1
+            return self._answer(req, src, 403, "Forbidden (not a registered phone)")
         silent = (req.get("refer-sub") or "").strip().lower() == "false"  # RFC 4488
         self._answer(req, src, 202, "Accepted", [("Refer-Sub", "false")] if silent else None)
         self.stats["transfers"] += 1
         assert self.on_refer is not None
-        self.on_refer(req.call_id, unquote(uri.user), not silent)
+        self.on_refer(req.call_id, unquote(uri.user), referrer, req.cseq_number, not silent)
 
     # ---- relaying -------------------------------------------------------------------
     def _is_ours(self, addr: NameAddr) -> bool:

@@ -64,6 +64,16 @@ class Registrar:
                     return b
         return None
 
+    def user_at(self, source: tuple[str, int]) -> str | None:
+        """The extension a live binding registered from this address (host, port) has."""
+        now = self.clock()
+        with self._lock:
+            for bindings in self._bindings.values():
+                for b in bindings.values():
+                    if b.source == source and b.expires_at > now:
+                        return b.ext
+        return None
+
     def snapshot(self) -> list[dict[str, Any]]:
         now = self.clock()
         with self._lock:

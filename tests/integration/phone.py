@@ -73,21 +73,30 @@ class AnsweringPhone(SippPhone):
 class CallingPhone(SippPhone):
     """Alice (a SIPp phone with its own RTP endpoint) dials a number and hangs up after
     hangs_up_after_ms of talk. scenario="uac_dtmf.xml": she offers telephone-event, and
-    params={"INFOKEYS": sipp.info_keys(...)} has her press keys by SIP INFO."""
+    params={"INFOKEYS": sipp.info_keys(...)} has her press keys by SIP INFO. With
+    transfers_to she registers first (a transfer is taken only from a registered phone)
+    and, after the talk, transfers the call blind to that number."""
 
     def __init__(self, pbx: Daemon, workdir: Path, dial: str, tone_hz: float = 700,
                  hangs_up_after_ms: int = 4000, scenario: str = "uac_call.xml",
-                 params: dict[str, str] | None = None) -> None:
+                 params: dict[str, str] | None = None, transfers_to: str = "") -> None:
         self.audio = RtpEndpoint(tone_hz)
+        self.pbx, self.port, self.transfers_to = pbx, free_port(), transfers_to
+        self.csv = sipp.users_csv(workdir / "alice.csv", [(*ALICE, dial)])
         self.args = sipp.sipp_args(
-            scenario, pbx.sip, csv=sipp.users_csv(workdir / "alice.csv", [(*ALICE, dial)]),
-            local_port=free_port(), params={"RTPPORT": str(self.audio.port), **(params or {})},
-            flags={"caller_hangs_up"},
+            scenario, pbx.sip, csv=self.csv,
+            local_port=self.port, params={"RTPPORT": str(self.audio.port), **(params or {}),
+                                          **({"TARGET": transfers_to} if transfers_to else {})},
+            flags={"caller_transfers"} if transfers_to else {"caller_hangs_up"},
             extra=["-d", str(hangs_up_after_ms)])
         self.workdir = workdir
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "CallingPhone":
+        if self.transfers_to:
+            result = sipp.run(sipp.sipp_args("call_register.xml", self.pbx.sip, csv=self.csv, local_port=self.port),
+                              self.workdir)
+            assert result.successful == 1, result.explain()
         self.audio.start()
         self.proc = sipp.start(self.args, self.workdir)
         return self

@@ -11,8 +11,9 @@ import re
 import time
 from pathlib import Path
 
-from tests.integration.conftest import ALICE
-from tests.integration.phone import AnsweringPhone
+from hardware.dsp.tones import tone_level
+from tests.integration.conftest import ALICE, BOB
+from tests.integration.phone import AnsweringPhone, CallingPhone
 from tests.integration.test_recording import (
     LINE_HZ,
     PHONE_HZ,
@@ -129,3 +130,59 @@ def test_a_transfer_to_no_extension_is_refused_and_the_call_goes_on(pbx: Daemon,
         pbx.pbx("sim", "hangup", "--trunk", "gsm1")
         assert bob.finish().successful == 1  # the BYE came with the line's hang-up
     assert not [s for s in pbx.last_call()["details"]["path"] if s["step"] == "transfer"]
+
+
+def test_an_extension_transfers_its_call_out_on_a_line_to_a_colleague(pbx: Daemon, tmp_path: Path) -> None:
+    """Alice calls a customer out on the line and puts them through to Bob: the line now
+    talks to Bob, Alice is free, and the record is Bob's outbound call to that number."""
+    assert wait_until(lambda: line_idle(pbx), timeout=20)
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "alice").mkdir()
+    with AnsweringPhone(pbx, tmp_path / "bob", tone_hz=PHONE_HZ) as bob:
+        alice = CallingPhone(pbx, tmp_path / "alice", dial="989161234567", tone_hz=ALICE_HZ,
+                             hangs_up_after_ms=TALK_MS, transfers_to="102")
+        with alice:
+            assert wait_until(lambda: pbx.api("sim/gsm1")["state"] == "dialing", timeout=10)
+            pbx.api("sim/gsm1/answer", {"tone_hz": LINE_HZ})
+            assert wait_until(lambda: line_hears(pbx, ALICE_HZ) > 0.2, timeout=5)
+            done = alice.finish()
+            assert done.successful == 1, done.explain()
+            alice.audio.stop()
+        assert wait_until(lambda: line_hears(pbx, PHONE_HZ) > 0.2, timeout=8), line_hears(pbx, PHONE_HZ)
+        active = pbx.api("calls/active")
+        assert len(active) == 1 and active[0]["caller"] == "102", active
+        assert not pbx.api("calls/active")[0]["callee"].startswith("10")
+        pbx.pbx("sim", "hangup", "--trunk", "gsm1")
+        assert bob.finish().successful == 1
+    record = pbx.last_call()
+    assert (record["direction"], record["caller"], record["disposition"]) == ("outbound", "102", "answered"), record
+    steps = [s for s in record["details"]["path"] if s["step"] == "transfer"]
+    assert steps and (steps[0]["by"], steps[0]["to"], steps[0]["result"]) == ("101", "102", "answered"), steps
+
+
+def test_the_caller_of_an_extension_call_transfers_the_callee(pbx: Daemon, tmp_path: Path) -> None:
+    """Alice calls Bob and puts him through to Carol (103): Bob and Carol talk, the call is
+    now Bob's to Carol, and Alice is free for the next call."""
+    carol_hz, carol = 1300, ("103", "brisk-Meadow-19")
+    pbx.pbx("ext", "add", carol[0], "--name", "Carol", "--password", carol[1])
+    for name in ("bob", "alice", "carol"):
+        (tmp_path / name).mkdir()
+    with AnsweringPhone(pbx, tmp_path / "bob", tone_hz=PHONE_HZ) as bob:
+        alice = CallingPhone(pbx, tmp_path / "alice", dial="102", tone_hz=ALICE_HZ, hangs_up_after_ms=TALK_MS,
+                             transfers_to=carol[0])
+        with alice, AnsweringPhone(pbx, tmp_path / "carol", tone_hz=carol_hz, user=carol,
+                                   hangs_up_after_ms=4000) as carol_phone:
+            done = alice.finish()
+            assert done.successful == 1, done.explain()
+            alice.audio.stop()
+            assert wait_until(lambda: len(carol_phone.audio.received) > 50, timeout=8)
+            time.sleep(1)
+            assert tone_level(bob.audio.audio()[-4000:], carol_hz) > 0.2, "Bob does not hear Carol"
+            active = pbx.api("calls/active")
+            assert [(c["caller"], c["callee"]) for c in active] == [(BOB[0], carol[0])], active
+            assert carol_phone.finish().successful == 1  # Carol hangs up ...
+        assert bob.finish().successful == 1  # ... and Bob gets the BYE
+    record = pbx.last_call()
+    assert (record["caller"], record["callee"], record["disposition"]) == (BOB[0], carol[0], "answered"), record
+    steps = [s for s in record["details"]["path"] if s["step"] == "transfer"]
+    assert steps and (steps[0]["by"], steps[0]["to"], steps[0]["result"]) == (ALICE[0], carol[0], "answered")
