@@ -34,7 +34,8 @@ CALLER_HEADER = "X-Pbx-Caller"
 # phones, and relays what the core sends to itself straight back to it).
 OUTSIDE_HEADER = "X-Pbx-Outside"
 OUTSIDE_NONCE_TTL = 60.0  # s: a B leg that has not come back by then never will
-FEATURE_WAIT = 1.5  # s: a * pressed in a call waits this long for the 1 of *1 before it goes on
+FEATURE_WAIT = 1.5  # s: a * or # pressed in a call waits this long for the 1 of *1 or the # of ##
+DIAL_WAIT = 3.0  # s: after ##, the number to transfer to is complete at # or after this pause
 
 
 class CallState(enum.Enum):
@@ -91,7 +92,8 @@ class BridgedCall:
     recording_policy: Any = None
     recording_notes: list[str] = field(default_factory=list)
     recording_details: dict = field(default_factory=dict)  # what the call record says of it
-    held_star: Any = None  # a phone's * waiting to see whether 1 follows (*1: record)
+    held_key: Any = None  # a phone's * or # waiting for the key of *1 (record) or ## (transfer)
+    dialing: Any = None  # after ##: (the leg, the digits so far, the timer) of a blind transfer
     transfer: Any = None  # a blind transfer ringing its number (pbx.calls.transfer.Transfer)
     announcing: Any = None  # "this call may be recorded" playing to the caller before the bridge
     announced: bool = False  # once per call (a transfer bridges it again)
@@ -449,30 +451,57 @@ class B2bua:
             return call.flow.key(key.digit)  # a menu listens
         if call is None or call.state is not CallState.ANSWERED or (leg is not call.a and leg is not call.winner):
             return
-        if self.recorders is not None and self._feature_key(call, leg, key):
+        if self._feature_key(call, leg, key):
             return
         self._pass_key(call, leg, key)
 
     def _feature_key(self, call: BridgedCall, leg: Leg, key: KeyPress) -> bool:
-        """*1 starts or stops an on-demand recording; True when the key was the PBX's."""
-        held, call.held_star = call.held_star, None
+        """*1 starts or stops an on-demand recording, ## then a number and # transfers the
+        call blind; True when the key was the PBX's (else it goes on to the far end)."""
+        if call.dialing is not None and call.dialing[0] is leg:
+            return self._transfer_digit(call, key)
+        held, call.held_key = call.held_key, None
         if held is not None:
-            held_leg, star, timer = held
+            held_leg, first, timer = held
             timer.cancel()
-            if held_leg is leg and key.digit == "1":
-                self.recorders.toggle(call, leg.ext or call.caller)
+            if held_leg is leg and (first.digit, key.digit) == ("*", "1"):
+                self.recorders.toggle(call, self._own_ext(call, leg))
                 return True
-            self._pass_key(call, held_leg, star)  # no feature code after all: the * goes on
-        if key.digit == "*" and self.recorders.on_demand(call):
-            timer = self.core.call_later(FEATURE_WAIT, lambda: self._release_star(call))
-            call.held_star = (leg, key, timer)
+            if held_leg is leg and (first.digit, key.digit) == ("#", "#") and call.bridged:
+                call.dialing = (leg, "", self.core.call_later(DIAL_WAIT, lambda: self._dialed(call)))
+                return True
+            self._pass_key(call, held_leg, first)  # no feature code after all: the key goes on
+        star = key.digit == "*" and self.recorders is not None and self.recorders.on_demand(call)
+        if star or key.digit == "#":
+            timer = self.core.call_later(FEATURE_WAIT, lambda: self._release_key(call))
+            call.held_key = (leg, key, timer)
             return True
         return False
 
-    def _release_star(self, call: BridgedCall) -> None:
-        held, call.held_star = call.held_star, None
+    def _release_key(self, call: BridgedCall) -> None:
+        held, call.held_key = call.held_key, None
         if held is not None and call.state is CallState.ANSWERED and held[0].call is call:
             self._pass_key(call, held[0], held[1])
+
+    def _transfer_digit(self, call: BridgedCall, key: KeyPress) -> bool:
+        leg, digits, timer = call.dialing
+        timer.cancel()
+        if key.digit == "#" or len(digits) >= 32:
+            call.dialing = (leg, digits, timer)
+            self._dialed(call)
+        else:
+            call.dialing = (leg, digits + key.digit, self.core.call_later(DIAL_WAIT, lambda: self._dialed(call)))
+        return True
+
+    def _dialed(self, call: BridgedCall) -> None:
+        """## and a number: the blind transfer a REFER would ask for (no NOTIFY to send)."""
+        dialing, call.dialing = call.dialing, None
+        if dialing is None or call.state is not CallState.ANSWERED:
+            return
+        leg, digits, timer = dialing
+        timer.cancel()
+        if digits and leg.call is call:
+            self._hand_on(call, leg, digits, self._own_ext(call, leg), lambda status: None)
 
     def _pass_key(self, call: BridgedCall, leg: Leg, key: KeyPress) -> None:
         if call.origin is not None:
@@ -508,6 +537,11 @@ class B2bua:
             if notify:
                 xfer.notify(leg, status, cseq)
 
+        self._hand_on(call, leg, number, referrer, say)
+
+    def _hand_on(self, call: BridgedCall, leg: Leg, number: str, referrer: str, say: Callable[[int], None]) -> None:
+        """The blind transfer itself, asked by REFER or by ## from `referrer` on `leg`;
+        say(status) tells the phone the outcome (the REFER's NOTIFY)."""
         refused = self._transfer_refusal(call, leg, number, referrer)
         if refused:
             log.info("call %s: transfer by %s to %s refused (%s)", call.id if call else None, referrer, number, refused)
@@ -527,9 +561,7 @@ class B2bua:
                     pass
         if self.recorders is not None:
             self.recorders.side_leaving(call, stays)
-        if call.held_star is not None:
-            call.held_star[2].cancel()
-            call.held_star = None
+        self._drop_keys(call)
         self._drop_side(call, leg)
         setattr(call, call.transfer.field, number)  # that phone is this call's now (busy())
         leaving = weakref.ref(leg)  # the timer must not be the leg's last reference
@@ -537,6 +569,14 @@ class B2bua:
         self.bus.publish("call_transferred", id=call.id, by=referrer, to=number)
         self._hold(call)
         self._ring_transfer(call, number)
+
+    @staticmethod
+    def _drop_keys(call: BridgedCall) -> None:
+        """A held * or #, and ## digits: nothing of them may fire after the leg has gone."""
+        for pending in (call.held_key, call.dialing):
+            if pending is not None:
+                pending[2].cancel()
+        call.held_key = call.dialing = None
 
     @staticmethod
     def _end_leg(ref: "weakref.ref[Leg]") -> None:
@@ -807,9 +847,7 @@ class B2bua:
             return
         if self.recorders is not None:  # before the line's port goes: it is one of the sides
             call.recording_details = self.recorders.finish(call)
-        if call.held_star is not None:
-            call.held_star[2].cancel()
-            call.held_star = None
+        self._drop_keys(call)
         self._stop_hold(call)
         if call.announcing is not None:  # before its sink, the line's port or the leg, goes
             call.announcing.stop()
