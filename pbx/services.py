@@ -12,6 +12,7 @@ from pbx.errors import LineUnavailable
 from pbx.store.admin import AdminStore
 from pbx.store.extensions import ExtensionStore
 from pbx.store.journal import CallJournal
+from pbx.store.settings import Settings
 from pbx.store.tokens import TokenStore
 from pbx.store.trunks import TrunkStore
 
@@ -69,6 +70,7 @@ class Services:
     events: EventHub | None = None  # live events (SSE); the daemon sets it
     recordings: RecordingStore | None = None  # call recordings (tables in the journal's file)
     audit: AuditLog | None = None  # who listened to or deleted which recording
+    settings: Settings | None = None  # the owner's settings (pbx config set), for the pages and the REST bridge
     # (call id, "start"|"stop") -> the live call's recording state: the daemon's core does it
     record_control: Callable[[str, str], dict] | None = None  # None: no daemon runs
 
@@ -82,7 +84,7 @@ class Services:
 
     def close(self) -> None:
         for store in (self.extensions, self.tokens, self.admin, self.journal, self.trunks, self.dialplan,
-                      self.contacts):
+                      self.contacts, self.settings):
             if store is not None:
                 store.close()
 
@@ -144,4 +146,4 @@ def open_services(data_dir: Path, realm: str = "pbx", *, live: bool = False) -> 
     return Services(extensions=extensions, tokens=TokenStore(data_dir),
                     admin=AdminStore(data_dir), journal=journal, trunks=trunks, dialplan=plan, prompts=prompts,
                     contacts=open_contacts(data_dir, live=live), outbox=outbox, webhooks=webhooks,
-                    recordings=recordings, audit=audit)
+                    recordings=recordings, audit=audit, settings=Settings(data_dir))

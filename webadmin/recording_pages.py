@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
 
 from pbx.errors import PbxError
+from pbx.recording import settings as recording_settings
 from webadmin.pages import login_required, services
 from webadmin.recordings_api import audit, delete_one, number_filter, recordings, serve_audio, source
 
@@ -48,8 +49,32 @@ def recordings_page():  # type: ignore[no-untyped-def]
     typed = request.args.get("number", "").strip()[:40]
     number = number_filter(typed)
     rows = recordings().list(limit=LIST_ROWS, number=number)
+    current = recording_settings.current(svc.settings) if svc.settings is not None else {}
     return render_template("recordings.html", installed=True, rows=rows, typed=typed, number=number,
-                           entries=svc.audit.list(limit=AUDIT_ROWS), list_rows=LIST_ROWS, audit_rows=AUDIT_ROWS)
+                           entries=svc.audit.list(limit=AUDIT_ROWS), list_rows=LIST_ROWS, audit_rows=AUDIT_ROWS,
+                           fields=recording_settings.FIELDS if current else {}, settings=current, labels=LABELS)
+
+
+LABELS = {"recording_default": "Record calls", "recording_format": "Compressed format",
+          "recording_channels": "Channels", "recording_announcement": "Recording notice",
+          "recording_keep_days": "Keep (days)", "recording_quota_mb": "Quota (MB)",
+          "recording_min_free_pct": "Stop below free space (%)"}
+
+
+@bp.post("/recordings/settings")
+@login_required
+def save_settings():  # type: ignore[no-untyped-def]
+    store = services().settings
+    if store is None:
+        flash("Settings are not available.")
+        return back()
+    changes = {key: request.form[key] for key in recording_settings.FIELDS if key in request.form}
+    try:
+        recording_settings.update(store, changes)
+        flash("Recording settings saved.")
+    except PbxError as exc:
+        flash(f"Not saved: {exc.message}")
+    return back()
 
 
 def back(number: str = ""):  # type: ignore[no-untyped-def]

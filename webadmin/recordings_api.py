@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, send_fi
 
 from pbx.errors import AuthError, Conflict, NotFound, PbxError, ValidationError
 from pbx.numbers import normalise
+from pbx.recording import settings as recording_settings
 from pbx.services import Services
 from webadmin.api import query_int, require_token
 from webadmin.bearer import current_grant
@@ -123,6 +124,24 @@ def guard():  # type: ignore[no-untyped-def]
             services().audit.add("refused", call_id, grant.name if grant else "", source(), ok=False,
                                  detail=refusal_reason(exc))
         raise
+
+
+def settings_store():  # type: ignore[no-untyped-def]
+    store = services().settings
+    if store is None:
+        raise NotInstalled("settings are not available")
+    return store
+
+
+@bp.get("/recording-settings")
+def get_recording_settings():  # type: ignore[no-untyped-def]
+    return jsonify(recording_settings.current(settings_store()))
+
+
+@bp.patch("/recording-settings")
+def patch_recording_settings():  # type: ignore[no-untyped-def]
+    """Some of the settings; every one is checked before any is written."""
+    return jsonify(recording_settings.update(settings_store(), request.get_json(silent=True)))
 
 
 @bp.get("/recordings")

@@ -15,6 +15,7 @@ from pbx.contacts.callers import BLOCKED_ACTIONS, CallerPolicy
 from pbx.crm.config import SETTINGS as CRM_SETTINGS
 from pbx.crm.config import check as check_crm
 from pbx.errors import ValidationError
+from pbx.recording.settings import FIELDS as RECORDING_FIELDS
 from pbx.services import Services, open_services
 from pbx.sip.guard import parse_networks
 from pbx.store import cursor
@@ -173,34 +174,19 @@ SETTINGS = {
     "country": "the office's country (ISO code) for numbers written without +, e.g. in contacts (RU)",
     "area_code": "the office's area code for local numbers written without it, e.g. 495 (none)",
     "api_rate_limit": "REST requests per token, e.g. '600 per minute' or '20/second;5000/hour' (600 per minute)",
-    "recording_default": "always|on_demand|never: for calls no extension, group or route decides (on_demand: *1)",
-    "recording_format": "ogg|opus|mp3: what recordings are compressed to after the call (ogg: Vorbis, read by sox)",
-    "recording_channels": "1|2: both parties mixed, or each in its own channel (1)",
-    "recording_announcement": "off|en|ru: the caller hears \"this call may be recorded\" before a call that may be "
-                              "recorded is bridged (off)",
-    "recording_keep_days": "recordings older than this are deleted, oldest first (90; 0: kept)",
-    "recording_quota_mb": "recordings beyond this total are deleted, oldest first (0: no quota)",
-    "recording_min_free_pct": "new recordings stop while the data partition has less free space (10)",
+    **{key: (f"{'|'.join(f.choices)}: " if f.choices else "") + f"{f.help} ({f.default})"
+       for key, f in RECORDING_FIELDS.items()},
     **CRM_SETTINGS,
 }
 LIVE = ("vip_mark", "blocked_callers", "repeat_calls", "repeat_hours",  # the daemon re-reads these
-        "recording_default", "recording_format", "recording_channels", "recording_keep_days", "recording_quota_mb",
-        "recording_min_free_pct", "recording_announcement")
-RECORDING_CHOICES = {"recording_default": ("always", "on_demand", "never"), "recording_format": ("ogg", "opus", "mp3"),
-                     "recording_channels": ("1", "2"), "recording_announcement": ("off", "en", "ru")}
+        *RECORDING_FIELDS)
 
 
 def check_setting(key: str, value: str) -> None:
     if key in CRM_SETTINGS:
         check_crm(key, value)
-    if key in RECORDING_CHOICES and value not in RECORDING_CHOICES[key]:
-        raise ValidationError(f"{key}: one of {', '.join(RECORDING_CHOICES[key])}")
-    if key in ("recording_keep_days", "recording_quota_mb", "recording_min_free_pct"):
-        try:
-            if float(value) < 0 or (key == "recording_min_free_pct" and float(value) >= 100):
-                raise ValueError
-        except ValueError:
-            raise ValidationError(f"{key}: a number, 0 or more" + (" and under 100" if "pct" in key else "")) from None
+    if key in RECORDING_FIELDS:
+        RECORDING_FIELDS[key].check(key, value)
     if key == "sip_ban_scanners" and value.lower() not in SWITCHES:
         raise ValidationError("sip_ban_scanners is on or off")
     if key == "country" and value.upper() not in phonenumbers.SUPPORTED_REGIONS:

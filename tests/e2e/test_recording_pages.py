@@ -12,11 +12,18 @@ from pathlib import Path
 
 import requests
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from pbx.recording.store import Recording
 from pbx.services import open_services
 from pbx.store.journal import CallRecord
-from tests.e2e.test_web_admin import SCREENSHOTS, browser, first_login, shows  # noqa: F401 (browser: fixture)
+from tests.e2e.test_web_admin import (  # noqa: F401 (browser: fixture)
+    SCREENSHOTS,
+    browser,
+    click_through,
+    first_login,
+    shows,
+)
 from tests.support.daemon import Daemon, wait_until
 
 CALL_ID = "rec-e2e-1"
@@ -88,5 +95,24 @@ def test_owner_listens_downloads_and_deletes_a_recording(browser, tmp_path: Path
         assert browser.find_element(By.CSS_SELECTOR, "#audit tr.action-delete").text.count(CALL_ID) == 1
         browser.get(daemon.url + "/calls")
         assert f"audio-{CALL_ID}" not in browser.page_source
+
+        # the settings: the notice on, a week's recordings kept; a bad quota saves nothing
+        browser.get(daemon.url + "/recordings")
+        Select(browser.find_element(By.ID, "setting-recording_announcement")).select_by_value("en")
+        days = browser.find_element(By.ID, "setting-recording_keep_days")
+        days.clear()
+        days.send_keys("7")
+        click_through(browser, "save-settings")
+        assert shows(browser, "Recording settings saved.")
+        assert daemon.api("recording-settings")["recording_announcement"] == "en"
+        assert daemon.api("recording-settings")["recording_keep_days"] == 7.0
+        quota = browser.find_element(By.ID, "setting-recording_quota_mb")
+        quota.clear()
+        quota.send_keys("-5")
+        Select(browser.find_element(By.ID, "setting-recording_announcement")).select_by_value("ru")
+        click_through(browser, "save-settings")
+        assert shows(browser, "Not saved: recording_quota_mb")
+        assert daemon.api("recording-settings")["recording_announcement"] == "en"
+        browser.save_screenshot(str(SCREENSHOTS / "pbx-recording-settings.png"))
     finally:
         daemon.stop()

@@ -53,7 +53,7 @@ def test_fresh_open_creates_the_defaults(tmp_path: Path) -> None:
     outbound = store.get("outbound", "default")
     assert outbound is not None and (outbound["patterns"], outbound["trunks"]) == (["9|."], [])
     prompts = {p["id"]: p for p in store.list("prompt")}
-    assert sorted(prompts) == sorted(f"system-{w}-{lang}" for w in ("hold", "invalid", "closed", "goodbye", "blocked")
+    assert sorted(prompts) == sorted(f"system-{w}-{lang}" for w in ("hold", "invalid", "closed", "goodbye", "blocked", "recorded")
                                      for lang in ("en", "ru"))
     assert all(p["system"] and p["text"] for p in prompts.values())
     assert prompts["system-closed-ru"]["language"] == "ru"
@@ -61,7 +61,7 @@ def test_fresh_open_creates_the_defaults(tmp_path: Path) -> None:
     # In the file, as TinyDB tables of the kind's name.
     data = json.loads(store.docs.path.read_text())
     assert set(data) == {"prompt", "ringgroup", "inbound", "outbound"}
-    assert len(data["prompt"]) == 10
+    assert len(data["prompt"]) == 12
 
 
 def test_opening_again_writes_nothing_and_deleted_defaults_stay_deleted(tmp_path: Path) -> None:

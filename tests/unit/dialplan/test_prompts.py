@@ -163,7 +163,7 @@ def test_language_and_id_are_checked(lib: PromptLibrary) -> None:
 
 def test_system_prompts_are_made_once_and_kept(lib: PromptLibrary, tmp_path: Path) -> None:
     assert sorted(lib.ensure_system_prompts()) == sorted(SYSTEM_PROMPTS)
-    assert {f"system-{n}-{lang}" for n in ("hold", "invalid", "closed", "goodbye", "blocked")
+    assert {f"system-{n}-{lang}" for n in ("hold", "invalid", "closed", "goodbye", "blocked", "recorded")
             for lang in ("en", "ru")} == set(SYSTEM_PROMPTS)
     for prompt_id in SYSTEM_PROMPTS:
         assert 0.8 < lib.duration(prompt_id) < 8.0
