@@ -53,8 +53,8 @@ def test_fresh_open_creates_the_defaults(tmp_path: Path) -> None:
     outbound = store.get("outbound", "default")
     assert outbound is not None and (outbound["patterns"], outbound["trunks"]) == (["9|."], [])
     prompts = {p["id"]: p for p in store.list("prompt")}
-    assert sorted(prompts) == sorted(f"system-{w}-{lang}" for w in ("hold", "invalid", "closed", "goodbye", "blocked", "recorded")
-                                     for lang in ("en", "ru"))
+    kinds = ("hold", "invalid", "closed", "goodbye", "blocked", "recorded")
+    assert sorted(prompts) == sorted(f"system-{w}-{lang}" for w in kinds for lang in ("en", "ru"))
     assert all(p["system"] and p["text"] for p in prompts.values())
     assert prompts["system-closed-ru"]["language"] == "ru"
     assert store.list("ivr") == [] and store.list("permission") == []
