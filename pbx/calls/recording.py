@@ -86,6 +86,16 @@ class CallRecorders:
         port = stays.getPortId() if stays is not None else None
         keep = [(side, rec) for side, rec in taping.connected if side.getPortId() == port]
         self._disconnect([pair for pair in taping.connected if pair not in keep])
+        if taping.connected:
+            # While it records, a channel left without a source gets the null sound device's
+            # silence: a recorder with no source writes nothing, and the two channels' files
+            # must stay as long as the call to line up.
+            fed = {id(rec) for _, rec in keep}
+            silence = pj.Endpoint.instance().audDevManager().getCaptureDevMedia()
+            for recorder in taping.recorders:
+                if id(recorder) not in fed:
+                    silence.startTransmit(recorder)
+                    keep.append((silence, recorder))
         taping.connected = keep
 
     def _join(self, call: Any, taping: Taping) -> None:

@@ -23,10 +23,11 @@ def line_idle(pbx: Daemon) -> bool:
     return pbx.api("status")["lines"]["gsm1"]["state"] == "idle"
 
 
-def decoded(path: Path) -> np.ndarray:
-    """The file as sox decodes it: 8 kHz mono 16-bit samples."""
-    raw = subprocess.run(["sox", str(path), "-t", "raw", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", "-"],
-                         capture_output=True, check=True).stdout
+def decoded(path: Path, channel: int = 0) -> np.ndarray:
+    """The file as sox decodes it: 8 kHz mono 16-bit samples (both channels mixed, or one)."""
+    pick = ["remix", str(channel)] if channel else []
+    raw = subprocess.run(["sox", str(path), "-t", "raw", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", "-",
+                          *pick], capture_output=True, check=True).stdout
     return np.frombuffer(raw, dtype="<i2")
 
 

@@ -11,6 +11,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from hardware.dsp.tones import tone_level
 from tests.integration.conftest import ALICE, BOB
 from tests.integration.phone import AnsweringPhone, CallingPhone
@@ -42,8 +44,13 @@ def line_hears(pbx: Daemon, hz: int) -> float:
     return pbx.api(f"sim/gsm1?hz={hz}")["tone_level"]
 
 
-def test_a_line_call_transferred_blind_keeps_one_call_and_one_recording(pbx: Daemon, tmp_path: Path) -> None:
+@pytest.mark.parametrize("channels", ["1", "2"])
+def test_a_line_call_transferred_blind_keeps_one_call_and_one_recording(pbx: Daemon, tmp_path: Path,
+                                                                        channels: str) -> None:
+    """With two channels the line is the first, Bob then Alice the second, and both last the
+    whole call (silence in the second while Alice's phone rings)."""
     pbx.pbx("config", "set", "recording_default", "always")
+    pbx.pbx("config", "set", "recording_channels", channels)
     time.sleep(6)  # the daemon re-reads its settings every 5 s
     assert wait_until(lambda: line_idle(pbx), timeout=20)
     (tmp_path / "bob").mkdir()
@@ -53,7 +60,8 @@ def test_a_line_call_transferred_blind_keeps_one_call_and_one_recording(pbx: Dae
     with bob:
         answered_line_call(pbx, bob)
         answered = time.time()
-        with AnsweringPhone(pbx, tmp_path / "alice", tone_hz=ALICE_HZ, user=ALICE) as alice:
+        with AnsweringPhone(pbx, tmp_path / "alice", tone_hz=ALICE_HZ, user=ALICE,
+                            scenario="uas_answer_late.xml") as alice:  # she rings for 2 s
             assert bob.finish().successful == 1, bob.trace()[-3000:]
             assert notify_outcome(bob.trace()) == "200 OK", bob.trace()[-3000:]
             bob.audio.stop()  # a phone that hung up sends no more RTP
@@ -74,9 +82,15 @@ def test_a_line_call_transferred_blind_keeps_one_call_and_one_recording(pbx: Dae
     assert len(json.loads(pbx.pbx("calls", "--json").stdout)) == 1  # one call, however many legs
     files = list((pbx.data_dir / "recordings").rglob("*.ogg"))
     assert [f.stem for f in files] == [record["id"]], files
+    assert "stopped early" not in (rec.get("note") or ""), rec
     samples = decoded(files[0])
     seconds = len(samples) / 8000
     assert abs(seconds - record["duration"]) <= 0.1, (seconds, record["duration"])
+    if channels == "2":
+        line, phones = decoded(files[0], channel=1), decoded(files[0], channel=2)
+        end = phones[-int(1.5 * 8000):-2000]
+        assert level(line[-12000:-2000], LINE_HZ) > 0.5 and level(end, ALICE_HZ) > 0.5, (level(end, ALICE_HZ),)
+        assert level(phones[4000:12000], PHONE_HZ) > 0.5
     assert record["duration"] > (transferred - answered) + 1.5
     before = samples[4000:int(TALK_MS / 1000 * 8000) - 2000]  # Bob and the line
     after = samples[-int(1.5 * 8000):-2000]  # Alice and the line
