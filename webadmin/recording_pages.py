@@ -49,7 +49,7 @@ def recordings_page():  # type: ignore[no-untyped-def]
     typed = request.args.get("number", "").strip()[:40]
     number = number_filter(typed)
     rows = recordings().list(limit=LIST_ROWS, number=number)
-    current = recording_settings.current(svc.settings) if svc.settings is not None else {}
+    current = recording_settings.current(svc.settings, as_text=True) if svc.settings is not None else {}
     return render_template("recordings.html", installed=True, rows=rows, typed=typed, number=number,
                            entries=svc.audit.list(limit=AUDIT_ROWS), list_rows=LIST_ROWS, audit_rows=AUDIT_ROWS,
                            fields=recording_settings.FIELDS if current else {}, settings=current, labels=LABELS)
@@ -70,7 +70,11 @@ def save_settings():  # type: ignore[no-untyped-def]
         return back()
     changes = {key: request.form[key] for key in recording_settings.FIELDS if key in request.form}
     try:
+        before = recording_settings.current(store, as_text=True)
         recording_settings.update(store, changes)
+        changed = {k: v for k, v in changes.items() if str(v).strip() != before[k]}
+        if changed:
+            audit("settings", "", session["user"], detail=recording_settings.describe(changed))
         flash("Recording settings saved.")
     except PbxError as exc:
         flash(f"Not saved: {exc.message}")

@@ -140,8 +140,12 @@ def get_recording_settings():  # type: ignore[no-untyped-def]
 
 @bp.patch("/recording-settings")
 def patch_recording_settings():  # type: ignore[no-untyped-def]
-    """Some of the settings; every one is checked before any is written."""
-    return jsonify(recording_settings.update(settings_store(), request.get_json(silent=True)))
+    """Some of the settings; every one is checked before any is written; audited."""
+    changes = request.get_json(silent=True)
+    now = recording_settings.update(settings_store(), changes)
+    grant = current_grant()
+    audit("settings", "", grant.name if grant else "", detail=recording_settings.describe(changes))
+    return jsonify(now)
 
 
 @bp.get("/recordings")

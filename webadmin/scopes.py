@@ -1,7 +1,8 @@
 """Which token scope a REST request needs, by path and method: reading needs read,
 changing needs write, and the appliance's own security (tokens, SIP bans, where CRM
 events go and their outbox) needs admin for every method. A call's recording is
-personal data: its list is read, but the audio itself (and deleting it) needs admin."""
+personal data: its list is read, but the audio itself (and deleting it) needs admin, and
+so do the recording settings (a quota or a retention could delete them all)."""
 from __future__ import annotations
 
 from pbx.errors import PbxError
@@ -9,7 +10,7 @@ from pbx.store.tokens import Grant
 
 API_PREFIX = "/api/v1"
 # Paths under the prefix that need admin whatever the method (a prefix and what is below it).
-ADMIN_PATHS = ("/tokens", "/bans", "/crm/webhooks", "/crm/outbox")
+ADMIN_PATHS = ("/tokens", "/bans", "/crm/webhooks", "/crm/outbox", "/recording-settings")
 # Paths whose own listing follows the method, but everything below them needs admin.
 ADMIN_BELOW = ("/recordings",)
 READING = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -19,7 +19,7 @@ from typing import Any, Callable, Protocol
 import pjsua2 as pj
 
 from pbx.calls import transfer as xfer
-from pbx.calls.dtmf_relay import DtmfEvent, DtmfRelay, KeyPress
+from pbx.calls.dtmf_relay import DEFAULT_MS, DtmfEvent, DtmfRelay, KeyPress
 from pbx.calls.legs import CoreAccount, Leg
 from pbx.core import Core, Timer
 from pbx.errors import PbxError
@@ -250,7 +250,7 @@ class B2bua:
 
     def _dial_member(self, call: BridgedCall, leg: Leg, group_call: str) -> None:
         """The B leg of a ring group's outside member, back at the core: dial it on a line."""
-        leg.call = call
+        leg.call, leg.loop = call, True
         call.direction = "outbound"
         call.path.append({"step": "member_of", "call": group_call, "at": 0.0})
         self.calls[call.id] = call
@@ -301,6 +301,7 @@ class B2bua:
             op = pj.CallOpParam(True)
             op.txOption.localUri = f'"{name}" <sip:{caller or call.caller}@{edge_host}:{edge_port}>'
             if isinstance(binding, OutsideMember):
+                leg.loop = True
                 now = self.clock()
                 self._outside = {k: v for k, v in self._outside.items() if v[2] >= now}
                 nonce = secrets.token_hex(16)
@@ -451,7 +452,7 @@ class B2bua:
             return call.flow.key(key.digit)  # a menu listens
         if call is None or call.state is not CallState.ANSWERED or (leg is not call.a and leg is not call.winner):
             return
-        if self._feature_key(call, leg, key):
+        if not leg.loop and self._feature_key(call, leg, key):  # a loop leg's keys are a caller's outside
             return
         self._pass_key(call, leg, key)
 
@@ -467,7 +468,7 @@ class B2bua:
             if held_leg is leg and (first.digit, key.digit) == ("*", "1"):
                 self.recorders.toggle(call, self._own_ext(call, leg))
                 return True
-            if held_leg is leg and (first.digit, key.digit) == ("#", "#") and call.bridged:
+            if held_leg is leg and (first.digit, key.digit) == ("#", "#") and call.bridged and call.dialing is None:
                 call.dialing = (leg, "", self.core.call_later(DIAL_WAIT, lambda: self._dialed(call)))
                 return True
             self._pass_key(call, held_leg, first)  # no feature code after all: the key goes on
@@ -486,11 +487,11 @@ class B2bua:
     def _transfer_digit(self, call: BridgedCall, key: KeyPress) -> bool:
         leg, digits, timer = call.dialing
         timer.cancel()
-        if key.digit == "#" or len(digits) >= 32:
-            call.dialing = (leg, digits, timer)
+        if key.digit == "#":
             self._dialed(call)
         else:
-            call.dialing = (leg, digits + key.digit, self.core.call_later(DIAL_WAIT, lambda: self._dialed(call)))
+            digits += key.digit if key.digit.isdigit() and len(digits) < 32 else ""
+            call.dialing = (leg, digits, self.core.call_later(DIAL_WAIT, lambda: self._dialed(call)))
         return True
 
     def _dialed(self, call: BridgedCall) -> None:
@@ -500,8 +501,12 @@ class B2bua:
             return
         leg, digits, timer = dialing
         timer.cancel()
-        if digits and leg.call is call:
-            self._hand_on(call, leg, digits, self._own_ext(call, leg), lambda status: None)
+        if leg.call is not call:
+            return
+        if not digits or self._hand_on(call, leg, digits, self._own_ext(call, leg), lambda status: None):
+            # no transfer after all: the keys were for the far end (an IVR out there wants ##)
+            for digit in "##" + digits:
+                self._pass_key(call, leg, KeyPress(digit, DEFAULT_MS))
 
     def _pass_key(self, call: BridgedCall, leg: Leg, key: KeyPress) -> None:
         if call.origin is not None:
@@ -539,13 +544,14 @@ class B2bua:
 
         self._hand_on(call, leg, number, referrer, say)
 
-    def _hand_on(self, call: BridgedCall, leg: Leg, number: str, referrer: str, say: Callable[[int], None]) -> None:
+    def _hand_on(self, call: BridgedCall, leg: Leg, number: str, referrer: str, say: Callable[[int], None]) -> int:
         """The blind transfer itself, asked by REFER or by ## from `referrer` on `leg`;
-        say(status) tells the phone the outcome (the REFER's NOTIFY)."""
+        say(status) tells the phone the outcome (the REFER's NOTIFY). 0, or the refusal."""
         refused = self._transfer_refusal(call, leg, number, referrer)
         if refused:
             log.info("call %s: transfer by %s to %s refused (%s)", call.id if call else None, referrer, number, refused)
-            return say(refused)
+            say(refused)
+            return refused
         entry = {"step": "transfer", "by": referrer, "to": number, "at": round(self.clock() - call.start, 3)}
         call.path.append(entry)
         stays = self._other_audio(call, leg)
@@ -561,7 +567,7 @@ class B2bua:
                     pass
         if self.recorders is not None:
             self.recorders.side_leaving(call, stays)
-        self._drop_keys(call)
+        self._drop_keys(call, leg)
         self._drop_side(call, leg)
         setattr(call, call.transfer.field, number)  # that phone is this call's now (busy())
         leaving = weakref.ref(leg)  # the timer must not be the leg's last reference
@@ -569,14 +575,18 @@ class B2bua:
         self.bus.publish("call_transferred", id=call.id, by=referrer, to=number)
         self._hold(call)
         self._ring_transfer(call, number)
+        return 0
 
     @staticmethod
-    def _drop_keys(call: BridgedCall) -> None:
-        """A held * or #, and ## digits: nothing of them may fire after the leg has gone."""
-        for pending in (call.held_key, call.dialing):
-            if pending is not None:
-                pending[2].cancel()
-        call.held_key = call.dialing = None
+    def _drop_keys(call: BridgedCall, leg: Leg | None = None) -> None:
+        """A held * or #, and ## digits (of this leg, or all): nothing of them may fire
+        after the leg has gone."""
+        if call.held_key is not None and leg in (None, call.held_key[0]):
+            call.held_key[2].cancel()
+            call.held_key = None
+        if call.dialing is not None and leg in (None, call.dialing[0]):
+            call.dialing[2].cancel()
+            call.dialing = None
 
     @staticmethod
     def _end_leg(ref: "weakref.ref[Leg]") -> None:

@@ -46,6 +46,7 @@ class Leg(DeleteWhileAlive, pj.Call):
         self.ended = False
         self.answered = False
         self.transferred = False  # it handed its call on (REFER): its end is not the call's
+        self.loop = False  # one of the core's two legs to itself (a ring group's outside member)
         self._sip_call_id = ""
         self.status = 0
         self.rtp: dict[str, int] = {}

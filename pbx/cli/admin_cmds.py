@@ -219,8 +219,9 @@ def config_set(args: argparse.Namespace) -> int:
     if args.key not in SETTINGS:
         raise ValidationError(f"unknown setting {args.key}; known: {', '.join(SETTINGS)}")
     check_setting(args.key, args.value)
+    value = RECORDING_FIELDS[args.key].check(args.key, args.value) if args.key in RECORDING_FIELDS else args.value
     settings = Settings(Path(args.data))
-    settings.set(args.key, args.value)
+    settings.set(args.key, value)
     print(f"{args.key} = {args.value}" + (" (a running daemon applies it within 5 s)" if args.key in LIVE
                                           else " (restart the daemon to apply)"))
     return 0

@@ -9,7 +9,7 @@ from typing import Any
 
 from pbx.store.journal import CallJournal
 
-ACTIONS = ("listen", "download", "refused", "delete", "delete_number", "export", "start", "stop")
+ACTIONS = ("listen", "download", "refused", "delete", "delete_number", "export", "start", "stop", "settings")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS recording_audit (

@@ -4,6 +4,7 @@ may be, and what it means. Stored as text, as `pbx config set` writes them; a ru
 daemon applies a change within 5 s (the recording-guard thread re-reads them)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,21 +16,21 @@ class Field:
     default: str
     help: str
     choices: tuple[str, ...] = ()
-    below: float | None = None  # numbers: 0 or more, and under this if set
+    most: float = 0.0  # numbers: from 0 to this
 
     def check(self, key: str, value: Any) -> str:
-        text = str(value).strip()
+        """The value as stored (trimmed text), or ValidationError naming the field."""
+        text = str(value).strip() if not isinstance(value, bool) and value is not None else ""
         if self.choices:
             if text not in self.choices:
                 raise ValidationError(f"{key}: one of {', '.join(self.choices)}", details={"field": key})
             return text
         try:
             number = float(text)
-            if number < 0 or (self.below is not None and number >= self.below) or number != number:
-                raise ValueError
         except ValueError:
-            raise ValidationError(f"{key}: a number, 0 or more" + (f" and under {self.below:g}" if self.below else ""),
-                                  details={"field": key}) from None
+            number = math.nan
+        if not (math.isfinite(number) and 0 <= number <= self.most):
+            raise ValidationError(f"{key}: a number from 0 to {self.most:g}", details={"field": key})
         return text
 
     def public(self, text: str) -> Any:
@@ -41,24 +42,28 @@ FIELDS: dict[str, Field] = {
                                ("always", "on_demand", "never")),
     "recording_format": Field("ogg", "what recordings are compressed to after the call (ogg: Vorbis, read by sox)",
                               ("ogg", "opus", "mp3")),
-    "recording_channels": Field("1", "both parties mixed (1), or each in its own channel (2)", ("1", "2")),
+    "recording_channels": Field("1", "1: both parties mixed; 2: each in its own channel", ("1", "2")),
     "recording_announcement": Field("off", 'the caller hears "this call may be recorded" before a call that may '
                                            "be recorded is bridged", ("off", "en", "ru")),
-    "recording_keep_days": Field("90", "recordings older than this are deleted, oldest first (0: kept)"),
-    "recording_quota_mb": Field("0", "recordings beyond this total are deleted, oldest first (0: no quota)"),
+    "recording_keep_days": Field("90", "recordings older than this are deleted, oldest first (0: kept)",
+                                 most=36500),
+    "recording_quota_mb": Field("0", "recordings beyond this total are deleted, oldest first (0: no quota)",
+                                most=10_000_000),
     "recording_min_free_pct": Field("10", "new recordings stop while the data partition has less free space",
-                                    below=100),
+                                    most=90),
 }
 
 
-def current(settings: Any) -> dict[str, Any]:
-    """Every recording setting as it is now (a bad stored value shows as its default)."""
+def current(settings: Any, as_text: bool = False) -> dict[str, Any]:
+    """Every recording setting as it is now (a bad stored value shows as its default):
+    numbers as numbers, or everything as the text stored (for a form)."""
     out = {}
     for key, field in FIELDS.items():
         try:
-            out[key] = field.public(field.check(key, settings.get(key, field.default)))
+            text = field.check(key, settings.get(key, field.default))
         except ValidationError:
-            out[key] = field.public(field.default)
+            text = field.default
+        out[key] = text if as_text else field.public(text)
     return out
 
 
@@ -74,3 +79,8 @@ def update(settings: Any, changes: Any) -> dict[str, Any]:
     for key, text in checked.items():
         settings.set(key, text)
     return current(settings)
+
+
+def describe(changes: dict[str, Any]) -> str:
+    """A change as the audit log keeps it."""
+    return ", ".join(f"{key}={str(value).strip()}" for key, value in changes.items())

@@ -202,20 +202,26 @@ def test_the_caller_of_an_extension_call_transfers_the_callee(pbx: Daemon, tmp_p
     assert steps and (steps[0]["by"], steps[0]["to"], steps[0]["result"]) == (ALICE[0], carol[0], "answered")
 
 
-def test_hash_hash_and_a_number_transfers_the_call_and_no_key_reaches_the_line(pbx: Daemon, tmp_path: Path) -> None:
-    """A phone without a Transfer key: ## during the call, the number, and # to finish."""
+def test_hash_hash_and_a_number_transfers_the_call(pbx: Daemon, tmp_path: Path) -> None:
+    """A phone without a Transfer key: ## during the call, the number, and # to finish. To a
+    number that is no extension, the keys were for the far end after all: they go on."""
     assert wait_until(lambda: line_idle(pbx), timeout=20)
     (tmp_path / "bob").mkdir()
     (tmp_path / "alice").mkdir()
     with AnsweringPhone(pbx, tmp_path / "bob", tone_hz=PHONE_HZ) as bob:
         answered_line_call(pbx, bob)
+        for digit in "##555#":
+            bob.audio.send_digit(digit, bob.event_pt())
+        assert wait_until(lambda: pbx.api("sim/gsm1")["sent_dtmf"] == list("##555"), timeout=10), \
+            pbx.api("sim/gsm1")["sent_dtmf"]
+        assert pbx.api("calls/active")[0]["callee"] == "102"
         with AnsweringPhone(pbx, tmp_path / "alice", tone_hz=ALICE_HZ, user=ALICE) as alice:
             for digit in "##101#":
                 bob.audio.send_digit(digit, bob.event_pt())
             assert bob.finish().successful == 1  # the PBX's BYE once the call is handed on
             bob.audio.stop()
             assert wait_until(lambda: line_hears(pbx, ALICE_HZ) > 0.2, timeout=8), line_hears(pbx, ALICE_HZ)
-            assert pbx.api("sim/gsm1")["sent_dtmf"] == []
+            assert pbx.api("sim/gsm1")["sent_dtmf"] == list("##555")  # nothing of ##101#
             pbx.pbx("sim", "hangup", "--trunk", "gsm1")
             assert alice.finish().successful == 1
     steps = [s for s in pbx.last_call()["details"]["path"] if s["step"] == "transfer"]

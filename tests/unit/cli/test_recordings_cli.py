@@ -93,3 +93,14 @@ def test_delete_one_and_by_number(pbx, data: Path) -> None:
     assert sorted((a["action"], a["call_id"]) for a in _audit(data)) == [
         ("delete", "c2"), ("delete_number", "c1"), ("delete_number", "c3"), ("delete_number", "c4")]
     assert "0 recordings of +79161234567" in pbx("recordings", "delete", "--number", "+79161234567")[1]
+
+
+def test_pbx_config_set_checks_and_stores_a_recording_setting_as_the_daemon_reads_it(pbx, data: Path) -> None:
+    from pbx.store.settings import Settings
+
+    assert pbx("config", "set", "recording_default", " never ")[0] == 0
+    assert Settings(data).get("recording_default") == "never"  # trimmed: the policy reads it as is
+    for key, value in (("recording_quota_mb", "inf"), ("recording_min_free_pct", "95"), ("recording_channels", "3")):
+        code, _, err = pbx("config", "set", key, value)
+        assert code != 0 and key in err, (key, value, err)
+        assert Settings(data).get(key) is None

@@ -194,36 +194,44 @@ def test_the_recordings_page_deletes_with_csrf_and_shows_the_audit(plan: Plan) -
 
 
 def test_the_recording_settings_on_the_rest_bridge_and_the_page(plan: Plan) -> None:
-    """Defaults at first; a change is what `pbx config set` and the daemon then read; a bad
-    value in a change writes none of it; reading needs read, changing needs write."""
+    """Defaults at first; a change is what `pbx config set` and the daemon then read, and
+    is audited; a bad value in a change writes none of it; a retention or a quota can
+    delete recordings, so the settings need admin."""
     from pbx.store.settings import Settings
 
-    client, read, write = plan.app.test_client(), bearer(plan, "read"), bearer(plan, "write")
-    first = client.get("/api/v1/recording-settings", headers=read).get_json()
+    client, write, admin = plan.app.test_client(), bearer(plan, "write"), bearer(plan, "admin")
+    first = client.get("/api/v1/recording-settings", headers=admin).get_json()
     assert first["recording_default"] == "on_demand" and first["recording_keep_days"] == 90.0
-    assert client.patch("/api/v1/recording-settings", json={"recording_default": "always"},
-                        headers=read).status_code == 403
-    changed = client.patch("/api/v1/recording-settings", headers=write,
+    assert client.get("/api/v1/recording-settings", headers=write).status_code == 403
+    assert client.patch("/api/v1/recording-settings", json={"recording_keep_days": 0.001},
+                        headers=write).status_code == 403
+    changed = client.patch("/api/v1/recording-settings", headers=admin,
                            json={"recording_default": "always", "recording_announcement": "ru",
                                  "recording_keep_days": 30})
     assert changed.status_code == 200 and changed.get_json()["recording_announcement"] == "ru"
     on_disk = Settings(plan.data)
     assert (on_disk.get("recording_default"), on_disk.get("recording_keep_days")) == ("always", "30")
-    bad = client.patch("/api/v1/recording-settings", headers=write,
-                       json={"recording_default": "never", "recording_min_free_pct": 100})
-    assert bad.status_code == 400 and bad.get_json()["details"]["field"] == "recording_min_free_pct"
-    assert client.patch("/api/v1/recording-settings", headers=write, json={"colour": "red"}).status_code == 400
-    assert Settings(plan.data).get("recording_default") == "always"  # nothing of the bad change
+    entry = plan.services.audit.list()[0]
+    assert entry["action"] == "settings" and "recording_keep_days=30" in entry["detail"], entry
+    for key, value in (("recording_min_free_pct", 91), ("recording_quota_mb", "inf"), ("recording_keep_days", 1e300),
+                       ("recording_keep_days", "nan"), ("recording_channels", True), ("recording_format", None)):
+        bad = client.patch("/api/v1/recording-settings", headers=admin, json={"recording_default": "never", key: value})
+        assert bad.status_code == 400 and bad.get_json()["details"]["field"] == key, (key, value, bad.get_json())
+    assert client.patch("/api/v1/recording-settings", headers=admin, json={"colour": "red"}).status_code == 400
+    assert Settings(plan.data).get("recording_default") == "always"  # nothing of the bad changes
 
     owner = plan.owner()
     page = owner.get("/recordings").get_data(as_text=True)
     assert 'id="setting-recording_announcement"' in page and '<option value="ru" selected>' in page
+    assert 'id="setting-recording_keep_days" value="30"' in page  # the stored text, not a rounding of it
     assert owner.post("/recordings/settings", data={"recording_format": "mp3"}).status_code == 400  # no CSRF
     saved = owner.post("/recordings/settings", follow_redirects=True,
                        data={"recording_format": "mp3", "recording_quota_mb": "-1",
                              "csrf_token": csrf(owner, "/recordings")}).get_data(as_text=True)
     assert "Not saved: recording_quota_mb" in saved and Settings(plan.data).get("recording_format") is None
     saved = owner.post("/recordings/settings", follow_redirects=True,
-                       data={"recording_format": "mp3", "recording_quota_mb": "500",
+                       data={"recording_format": "mp3", "recording_quota_mb": "1048576", "recording_keep_days": "30",
                              "csrf_token": csrf(owner, "/recordings")}).get_data(as_text=True)
-    assert "Recording settings saved." in saved and Settings(plan.data).get("recording_format") == "mp3"
+    assert "Recording settings saved." in saved and Settings(plan.data).get("recording_quota_mb") == "1048576"
+    entry = plan.services.audit.list()[0]
+    assert (entry["action"], entry["who"]) == ("settings", "admin") and "keep_days" not in entry["detail"], entry
