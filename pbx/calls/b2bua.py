@@ -97,6 +97,8 @@ class BridgedCall:
     transfer: Any = None  # a blind transfer ringing its number (pbx.calls.transfer.Transfer)
     announcing: Any = None  # "this call may be recorded" playing to the caller before the bridge
     announced: bool = False  # once per call (a transfer bridges it again)
+    music: Any = None  # the hold prompt's listener while a transfer rings or a phone holds the call
+    held_by: Any = None  # the leg that put the call on hold
 
     def legs(self) -> list[Leg]:
         return [leg for leg in (self.a, *self.b_legs) if leg is not None]
@@ -401,7 +403,11 @@ class B2bua:
 
     def on_leg_media(self, leg: Leg) -> None:
         call: BridgedCall | None = leg.call
-        if call is None or call.bridged:
+        if call is None:
+            return
+        if call.bridged:
+            if leg in (call.a, call.winner) and not leg.ended:
+                self._media_changed(call, leg)
             return
         if leg is call.a and call.winner is None and call.flow is not None and call.flow.after_pickup:
             return call.flow.media_ready()  # the appliance answered: a prompt is waiting
@@ -680,7 +686,7 @@ class B2bua:
             call.path.append(t.entry)
             setattr(call, t.field, t.by)
             return self._ring_transfer(call, t.by)
-        self._stop_hold(call)
+        self._music_off(call)
         call.disposition = "answered"
         if call.a is not None:
             call.a.end()
@@ -696,32 +702,64 @@ class B2bua:
         self._end_b_legs(call, keep=leg)
         t.entry["result"] = "answered"
         setattr(call, t.field, leg.ext)
-        self._stop_hold(call, t)
+        self._music_off(call)
         self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee, by=leg.ext)
         self.on_leg_media(leg)
 
-    def _hold(self, call: BridgedCall) -> None:
-        """The party who stays hears the hold prompt, over and over, while the number rings."""
+    def _music_on(self, call: BridgedCall, sink: Any, still: Callable[[], bool]) -> None:
+        """The hold prompt to `sink`, over and over while still() says so (a transfer
+        ringing its number, a phone holding the call)."""
         from pbx.dialplan.flow import HOLD
 
-        t: xfer.Transfer | None = call.transfer
         path = self.plan.prompt_path(HOLD) if self.plan is not None else None
-        sink = self.caller_audio(call)
-        if t is None or path is None or sink is None or call.state is CallState.ENDED:
+        if path is None or sink is None or call.state is CallState.ENDED or not still():
             return
         try:
-            t.hold = self.plan.players.play(str(path), sink, lambda: self._hold(call))
+            call.music = self.plan.players.play(str(path), sink, lambda: self._music_on(call, sink, still))
         except PbxError as exc:
-            log.warning("call %s: no hold prompt during the transfer: %s", call.id, exc)
+            log.warning("call %s: no hold prompt: %s", call.id, exc)
 
     @staticmethod
-    def _stop_hold(call: BridgedCall, t: Any = None) -> None:
-        t = t or call.transfer
-        if t is not None and t.hold is not None:
-            t.hold.stop()
-            t.hold = None
+    def _music_off(call: BridgedCall) -> None:
+        if call.music is not None:
+            call.music.stop()
+            call.music = None
 
-    # ---- state machine --------------------------------------------------------------
+    def _hold(self, call: BridgedCall) -> None:
+        """The party who stays hears the hold prompt while the transfer's number rings."""
+        self._music_on(call, self.caller_audio(call), lambda: call.transfer is not None)
+
+    def _media_changed(self, call: BridgedCall, leg: Leg) -> None:
+        """A bridged leg's media changed (a re-INVITE): a phone holding the call (a=sendonly
+        or inactive) has the other party hear the hold prompt instead of it; taking it back,
+        or any other re-INVITE, connects the bridge and the recording again (pjsua may have
+        given the stream a new conference slot)."""
+        held = leg.held()
+        at = round(self.clock() - call.start, 3)
+        if held and call.held_by is None:
+            call.held_by = leg
+            call.path.append({"step": "hold", "by": self._own_ext(call, leg), "at": at})
+            other, mine = self._other_audio(call, leg), leg.audio(held=True)
+            if mine is not None and other is not None:
+                try:
+                    mine.stopTransmit(other)  # what the holding phone sends (its own music) stays there
+                except pj.Error:
+                    pass
+            return self._music_on(call, other, lambda: call.held_by is leg)
+        if held:
+            return
+        if call.held_by is leg:
+            call.held_by = None
+            self._music_off(call)
+            call.path.append({"step": "resume", "by": self._own_ext(call, leg), "at": at})
+        sides = self.sides(call)
+        if sides is not None:
+            sides[0].startTransmit(sides[1])
+            sides[1].startTransmit(sides[0])
+            if self.recorders is not None:
+                self.recorders.resync(call)
+
+    # ---- state machine ----    # ---- state machine --------------------------------------------------------------
     def _b_answered(self, call: BridgedCall, leg: Leg) -> None:
         if leg.ended:  # its 200 crossed our CANCEL (a ring step that is over): pjsua BYEs it
             return
@@ -858,7 +896,7 @@ class B2bua:
         if self.recorders is not None:  # before the line's port goes: it is one of the sides
             call.recording_details = self.recorders.finish(call)
         self._drop_keys(call)
-        self._stop_hold(call)
+        self._music_off(call)
         if call.announcing is not None:  # before its sink, the line's port or the leg, goes
             call.announcing.stop()
             call.announcing = None

@@ -111,6 +111,13 @@ class Leg(DeleteWhileAlive, pj.Call):
                     return None
         return None
 
+    def held(self) -> bool:
+        """The call is on hold on this leg (the phone's a=sendonly or inactive, or ours)."""
+        ci = self.getInfo()
+        return any(m.type == pj.PJMEDIA_TYPE_AUDIO and m.status in (pj.PJSUA_CALL_MEDIA_LOCAL_HOLD,
+                                                                     pj.PJSUA_CALL_MEDIA_REMOTE_HOLD)
+                   for m in ci.media)
+
     def end(self, status: int = 0) -> None:
         """Hang up (CANCEL, BYE or a final response, as the state needs); idempotent."""
         if self.ended:

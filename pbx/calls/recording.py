@@ -77,6 +77,13 @@ class CallRecorders:
             if problem:
                 log.warning("call %s: not recorded: %s", call.id, problem)
 
+    def resync(self, call: Any) -> None:
+        """A leg's stream may have a new conference slot (a re-INVITE): a running recording
+        takes it again."""
+        taping = call.taping
+        if taping is not None and taping.connected:
+            self._join(call, taping)
+
     def side_leaving(self, call: Any, stays: Any) -> None:
         """A phone transfers the call: only the party who stays (its audio) feeds the
         recording until the next party is bridged (one file per call, however many legs)."""

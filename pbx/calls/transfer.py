@@ -34,7 +34,6 @@ class Transfer:
     from_user: str  # who the ringing phone sees calling: the party who stays
     display: str
     recall: bool = False  # ringing the phone that transferred, once the number did not answer
-    hold: Any = None  # the hold prompt's listener for the party who stays
 
 
 def notify(leg: Any, status: int, cseq: int) -> None:
