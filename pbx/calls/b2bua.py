@@ -574,6 +574,7 @@ class B2bua:
         if self.recorders is not None:
             self.recorders.side_leaving(call, stays)
         self._drop_keys(call, leg)
+        call.held_by = None  # a phone holds the call before it transfers: the transfer's prompt follows
         self._drop_side(call, leg)
         setattr(call, call.transfer.field, number)  # that phone is this call's now (busy())
         leaving = weakref.ref(leg)  # the timer must not be the leg's last reference
@@ -711,6 +712,7 @@ class B2bua:
         ringing its number, a phone holding the call)."""
         from pbx.dialplan.flow import HOLD
 
+        self._music_off(call)  # one listener per call: a transfer of a held call takes it over
         path = self.plan.prompt_path(HOLD) if self.plan is not None else None
         if path is None or sink is None or call.state is CallState.ENDED or not still():
             return
@@ -746,8 +748,8 @@ class B2bua:
                 except pj.Error:
                     pass
             return self._music_on(call, other, lambda: call.held_by is leg)
-        if held:
-            return
+        if held or (call.held_by is not None and call.held_by is not leg):
+            return  # the other phone still holds the call
         if call.held_by is leg:
             call.held_by = None
             self._music_off(call)
