@@ -623,7 +623,7 @@ class B2bua:
     def _other_audio(self, call: BridgedCall, leg: Leg) -> Any:
         line_port = getattr(call.origin, "port", None)
         other = call.a if leg is call.winner else call.winner
-        return other.audio() if other is not None else line_port
+        return other.audio(held=True) if other is not None else line_port
 
     def _staying_party(self, call: BridgedCall, leg: Leg) -> tuple[str, str, str]:
         """(the call's field the ringing phone takes, the From user and the name it rings with)."""
@@ -707,17 +707,19 @@ class B2bua:
         self.bus.publish("call_answered", id=call.id, caller=call.caller, callee=call.callee, by=leg.ext)
         self.on_leg_media(leg)
 
-    def _music_on(self, call: BridgedCall, sink: Any, still: Callable[[], bool]) -> None:
-        """The hold prompt to `sink`, over and over while still() says so (a transfer
+    def _music_on(self, call: BridgedCall, sink_of: Callable[[], Any], still: Callable[[], bool]) -> None:
+        """The hold prompt to sink_of() (looked up on every round: a re-INVITE may move a
+        stream to a new conference slot), over and over while still() says so (a transfer
         ringing its number, a phone holding the call)."""
         from pbx.dialplan.flow import HOLD
 
         self._music_off(call)  # one listener per call: a transfer of a held call takes it over
         path = self.plan.prompt_path(HOLD) if self.plan is not None else None
-        if path is None or sink is None or call.state is CallState.ENDED or not still():
+        sink = sink_of() if call.state is not CallState.ENDED and still() else None
+        if path is None or sink is None:
             return
         try:
-            call.music = self.plan.players.play(str(path), sink, lambda: self._music_on(call, sink, still))
+            call.music = self.plan.players.play(str(path), sink, lambda: self._music_on(call, sink_of, still))
         except PbxError as exc:
             log.warning("call %s: no hold prompt: %s", call.id, exc)
 
@@ -729,7 +731,7 @@ class B2bua:
 
     def _hold(self, call: BridgedCall) -> None:
         """The party who stays hears the hold prompt while the transfer's number rings."""
-        self._music_on(call, self.caller_audio(call), lambda: call.transfer is not None)
+        self._music_on(call, lambda: self.caller_audio(call), lambda: call.transfer is not None)
 
     def _media_changed(self, call: BridgedCall, leg: Leg) -> None:
         """A bridged leg's media changed (a re-INVITE): a phone holding the call (a=sendonly
@@ -747,8 +749,11 @@ class B2bua:
                     mine.stopTransmit(other)  # what the holding phone sends (its own music) stays there
                 except pj.Error:
                     pass
-            return self._music_on(call, other, lambda: call.held_by is leg)
-        if held or (call.held_by is not None and call.held_by is not leg):
+            return self._music_on(call, lambda: self._other_audio(call, leg), lambda: call.held_by is leg)
+        holder = call.held_by
+        if held or (holder is not None and holder is not leg):
+            if holder is not None and holder is not leg:  # the held party's stream may have moved
+                self._music_on(call, lambda: self._other_audio(call, holder), lambda: call.held_by is holder)
             return  # the other phone still holds the call
         if call.held_by is leg:
             call.held_by = None
@@ -761,7 +766,7 @@ class B2bua:
             if self.recorders is not None:
                 self.recorders.resync(call)
 
-    # ---- state machine ----    # ---- state machine --------------------------------------------------------------
+    # ---- state machine --------------------------------------------------------------
     def _b_answered(self, call: BridgedCall, leg: Leg) -> None:
         if leg.ended:  # its 200 crossed our CANCEL (a ring step that is over): pjsua BYEs it
             return
@@ -899,6 +904,7 @@ class B2bua:
             call.recording_details = self.recorders.finish(call)
         self._drop_keys(call)
         self._music_off(call)
+        call.held_by = None
         if call.announcing is not None:  # before its sink, the line's port or the leg, goes
             call.announcing.stop()
             call.announcing = None

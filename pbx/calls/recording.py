@@ -81,8 +81,11 @@ class CallRecorders:
         """A leg's stream may have a new conference slot (a re-INVITE): a running recording
         takes it again."""
         taping = call.taping
-        if taping is not None and taping.connected:
-            self._join(call, taping)
+        if taping is None or not taping.connected:
+            return
+        self._join(call, taping)
+        for side, recorder in taping.connected:  # the new stream may have the old slot's number
+            side.startTransmit(recorder)  # (pjmedia takes the lowest free one): connect it anyway
 
     def side_leaving(self, call: Any, stays: Any) -> None:
         """A phone transfers the call: only the party who stays (its audio) feeds the
