@@ -84,8 +84,6 @@ class CallRecorders:
         if taping is None or not taping.connected:
             return
         self._join(call, taping)
-        for side, recorder in taping.connected:  # the new stream may have the old slot's number
-            side.startTransmit(recorder)  # (pjmedia takes the lowest free one): connect it anyway
 
     def side_leaving(self, call: Any, stays: Any) -> None:
         """A phone transfers the call: only the party who stays (its audio) feeds the
@@ -120,12 +118,10 @@ class CallRecorders:
         def key(pair: tuple[Any, Any]) -> tuple[int, int]:
             return pair[0].getPortId(), id(pair[1])
 
-        have = {key(pair) for pair in taping.connected}
         want = {key(pair) for pair in wanted}
         self._disconnect([pair for pair in taping.connected if key(pair) not in want])
-        for side, recorder in wanted:
-            if key((side, recorder)) not in have:
-                side.startTransmit(recorder)
+        for side, recorder in wanted:  # all of them: connecting twice is nothing to pjmedia, and a
+            side.startTransmit(recorder)  # new stream may have been given the old slot's number
         taping.connected = wanted
 
     @staticmethod
