@@ -2,6 +2,8 @@
 endpoints (the secret is shown once, when created) and the outbox (list, retry, drop)."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from pbx.errors import LineUnavailable, PbxError
@@ -17,22 +19,23 @@ class NotInstalled(PbxError):
     error_id = "unavailable"
 
 
+def installed(part: Any, message: str) -> Any:
+    """A part of the services the request needs, or 503 with `message` when it is missing."""
+    if part is None:
+        raise NotInstalled(message)
+    return part
+
+
 def services() -> Services:
     return current_app.extensions["pbx"]
 
 
 def _webhooks():  # type: ignore[no-untyped-def]
-    store = services().webhooks
-    if store is None:
-        raise NotInstalled("the CRM outbox is not installed")
-    return store
+    return installed(services().webhooks, "the CRM outbox is not installed")
 
 
 def _outbox():  # type: ignore[no-untyped-def]
-    outbox = services().outbox
-    if outbox is None:
-        raise NotInstalled("the CRM outbox is not installed")
-    return outbox
+    return installed(services().outbox, "the CRM outbox is not installed")
 
 
 @bp.get("/events")

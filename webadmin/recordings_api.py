@@ -17,7 +17,7 @@ from pbx.recording import settings as recording_settings
 from pbx.services import Services
 from webadmin.api import query_int, require_token
 from webadmin.bearer import current_grant
-from webadmin.crm_api import NotInstalled
+from webadmin.crm_api import installed
 
 bp = Blueprint("recordings", __name__, url_prefix="/api/v1")
 AUDITED_PREFIX = "/api/v1/recordings"
@@ -36,17 +36,11 @@ def services() -> Services:
 
 
 def recordings():  # type: ignore[no-untyped-def]
-    store = services().recordings
-    if store is None:
-        raise NotInstalled("call recording is not installed")
-    return store
+    return installed(services().recordings, "call recording is not installed")
 
 
 def audit_log():  # type: ignore[no-untyped-def]
-    log = services().audit
-    if log is None:
-        raise NotInstalled("call recording is not installed")
-    return log
+    return installed(services().audit, "call recording is not installed")
 
 
 def source() -> str:
@@ -127,10 +121,7 @@ def guard():  # type: ignore[no-untyped-def]
 
 
 def settings_store():  # type: ignore[no-untyped-def]
-    store = services().settings
-    if store is None:
-        raise NotInstalled("settings are not available")
-    return store
+    return installed(services().settings, "settings are not available")
 
 
 @bp.get("/recording-settings")
